@@ -1,0 +1,102 @@
+"""Reading images safely: every failure becomes a one-line :class:`ImageError` naming the file."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ImageError
+
+#: Images with more pixels than this are refused before decoding (decompression-bomb guard).
+MAX_PIXELS = 16384 * 16384
+#: Images larger than this on either side are downscaled on reading (pixels).
+MAX_SIDE = 4096
+#: Smallest side accepted (pixels); smaller images cannot hold a measurable particle.
+MIN_SIDE = 16
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    array = array.astype(np.float64)
+    lo, hi = float(array.min()), float(array.max())
+    if hi <= lo:
+        return np.zeros(array.shape, np.uint8)
+    return np.round((array - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def as_rgb(array: np.ndarray, *, name: str = "image") -> np.ndarray:
+    """Convert a greyscale (H, W), RGB (H, W, 3) or RGBA (H, W, 4) array of any numeric dtype to
+    (H, W, 3) uint8. Alpha is composited onto white; other dtypes are rescaled to 0-255."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {array.shape}")
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise ImageError(f"{name}: image is {array.shape[1]}x{array.shape[0]} pixels, too small (min {MIN_SIDE})")
+    if array.ndim == 3 and array.shape[2] == 4:
+        alpha = array[:, :, 3:4].astype(np.float64) / (255.0 if array.dtype == np.uint8 else max(float(array[:, :, 3].max()), 1.0))
+        rgb = _to_uint8(array[:, :, :3]).astype(np.float64)
+        array = np.round(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    array = _to_uint8(array)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(array)
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: not an image file (unrecognised format)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{path}: image is too large to decode safely") from None
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot open image ({exc})") from None
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(f"{path}: image is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} allowed")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+    return image
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    Greyscale, 16-bit and RGBA inputs are converted; images larger than :data:`MAX_SIDE` on a side
+    are downscaled (area interpolation) keeping the aspect ratio, so pixel sizes then refer to the
+    downscaled image. Raises :class:`ImageError` with a one-line message naming the file.
+    """
+    path = Path(path)
+    image = _open(path)
+    if max(image.size) > MAX_SIDE:
+        scale = MAX_SIDE / max(image.size)
+        if image.mode not in ("L", "RGB", "RGBA"):
+            image = Image.fromarray(as_rgb(np.asarray(image), name=str(path)))
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX)
+    if image.mode == "P" or image.mode == "LA":
+        image = image.convert("RGBA")
+    elif image.mode == "CMYK" or image.mode == "YCbCr":
+        image = image.convert("RGB")
+    return as_rgb(np.asarray(image), name=str(path))
+
+
+def read_instance_map(path: str | Path) -> np.ndarray:
+    """Read a uint16 instance map (0 = background) as an (H, W) uint16 array."""
+    path = Path(path)
+    array = np.asarray(_open(path))
+    if array.ndim != 2:
+        raise ImageError(f"{path}: an instance map must be single-channel, got shape {array.shape}")
+    return array.astype(np.uint16)

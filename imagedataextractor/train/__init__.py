@@ -1,0 +1,5 @@
+"""Training BPartIS on EMPS-layout data."""
+
+from .loop import TrainConfig, train
+
+__all__ = ["TrainConfig", "train"]

@@ -1,0 +1,155 @@
+"""Training loop: resumable, deterministic for a given seed, validated on held-out publications."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..datasets import Sample, load_split
+from ..errors import ModelError
+from ..segment.erfnet import BPartISNet
+from ..segment.embedding import CANVAS
+from .data import AugmentedCrops, load_resized
+from .losses import bpartis_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run. Sizes in pixels; ``crop`` is cut from images resized to ``canvas``."""
+
+    data: str
+    out_dir: str = "runs/bpartis"
+    epochs: int = 300
+    crop: int = 256
+    canvas: int = CANVAS
+    batch: int = 5
+    lr: float = 3e-4
+    device: str = "cpu"
+    seed: int = 0
+    val_fraction: float = 0.1
+    threads: int = 0  # 0: leave torch's default
+    split: str = "train"
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+    lr: float = field(default=0.0)
+
+
+def split_by_publication(samples: list[Sample], val_fraction: float) -> tuple[list[Sample], list[Sample]]:
+    """Hold out whole publications (by DOI, else by name) for validation, deterministically."""
+
+    def bucket(sample: Sample) -> float:
+        key = (sample.doi or sample.name).encode()
+        return int(hashlib.sha256(key).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    val = [s for s in samples if bucket(s) < val_fraction]
+    train = [s for s in samples if bucket(s) >= val_fraction]
+    return (train, val) if train else (samples, [])
+
+
+def _save(payload: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def validation_loss(model: BPartISNet, images: torch.Tensor, labels: torch.Tensor, batch: int, device: str) -> float:
+    """Mean loss over whole canvas images, dropout and BN in eval mode."""
+    model.eval()
+    losses = []
+    for start in range(0, len(images), batch):
+        x = images[start : start + batch].to(device).permute(0, 3, 1, 2).float() / 255.0
+        y = labels[start : start + batch].to(device).long()
+        losses.append(float(bpartis_loss(model(x), y)) * len(x))
+    return sum(losses) / max(len(images), 1)
+
+
+def train(config: TrainConfig, *, resume: str | Path | None = None, progress: bool = True) -> Path:
+    """Train BPartIS on an EMPS-layout directory; returns the path of the best checkpoint.
+
+    Writes ``last.pt`` after every epoch and ``best.pt`` whenever the validation loss improves, plus
+    ``history.json``. ``resume`` continues from a ``last.pt`` (model, optimiser, RNG and epoch).
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_samples, val_samples = split_by_publication(load_split(config.data, config.split), config.val_fraction)
+    log.info("training on %d images, validating on %d", len(train_samples), len(val_samples))
+    cache = out_dir / "cache"
+    train_images, train_labels = load_resized(train_samples, config.canvas, cache)
+    val_images, val_labels = load_resized(val_samples, config.canvas, cache) if val_samples else (None, None)
+
+    model = BPartISNet().to(config.device)
+    model.init_output()
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    dataset = AugmentedCrops(train_images, train_labels, config.crop, seed=config.seed)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        state = torch.load(resume, map_location=config.device, weights_only=False)
+        if "model" not in state or "optimiser" not in state:
+            raise ModelError(f"{resume}: not a training checkpoint written by 'ide train'")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        for group in optimiser.param_groups:
+            group["lr"] = config.lr
+        dataset.generator.set_state(state["data_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, history = state["epoch"], state["history"]
+        log.info("resumed from %s at epoch %d", resume, start_epoch)
+    best = min((h["val_loss"] for h in history), default=float("inf"))
+    loader = DataLoader(dataset, batch_size=config.batch, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(config.seed + start_epoch))
+    val_tensors = (torch.from_numpy(val_images), torch.from_numpy(val_labels)) if val_images is not None else None
+
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        for images, labels in bar:
+            images, labels = images.to(config.device), labels.to(config.device)
+            loss = bpartis_loss(model(images), labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total, count = total + float(loss) * len(images), count + len(images)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        val = validation_loss(model, *val_tensors, config.batch, config.device) if val_tensors else total / count
+        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, config.lr)
+        history.append(asdict(record))
+        log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
+        payload = {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "epoch": epoch + 1,
+            "history": history,
+            "config": asdict(config),
+            "data_rng": dataset.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        _save(payload, out_dir / "last.pt")
+        if val < best:
+            best = val
+            _save(payload, out_dir / "best.pt")
+        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    return out_dir / "best.pt"
