@@ -64,10 +64,12 @@ def _open(path: Path) -> Image.Image:
         except OSError as exc:
             raise ImageError(f"{path}: cannot open image ({exc})") from None
     if image.width * image.height > MAX_PIXELS:
+        image.close()
         raise ImageError(f"{path}: image is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} allowed")
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
+        image.close()
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
     return image
 

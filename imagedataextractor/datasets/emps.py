@@ -39,7 +39,7 @@ class Sample:
 
 def _read_split(path: Path) -> list[str]:
     with path.open(newline="") as f:
-        return [Path(row[0].strip()).stem for row in csv.reader(f) if row and row[0].strip()]
+        return [row[0].strip().removesuffix(".png") for row in csv.reader(f) if row and row[0].strip()]
 
 
 def _read_dois(root: Path) -> dict[str, str]:
@@ -48,7 +48,7 @@ def _read_dois(root: Path) -> dict[str, str]:
         return {}
     csv.field_size_limit(1 << 30)
     with meta.open(newline="") as f:
-        return {Path(row["filename"]).stem: row["doi"] for row in csv.DictReader(f) if row.get("filename")}
+        return {row["filename"].removesuffix(".png"): row["doi"] for row in csv.DictReader(f) if row.get("filename")}
 
 
 def load_split(root: str | Path, split: str) -> list[Sample]:

@@ -1,0 +1,216 @@
+"""Reading a panel's label ("a", "(b)", "C)") from its corners.
+
+In each corner window, in the order top-left, top-right, bottom-left, bottom-right, and for dark
+text and for light text: threshold the window at a near-black (near-white) level, keep connected
+components shaped like glyphs (glyph-sized, not solid blobs, not the box behind a label, clear of
+the panel edges, near the corner, standing out from the pixels around them), take the one nearest the corner with its neighbours on the same line
+(the brackets), binarise their small region black on white keeping only the ink that touches them
+(which drops the micrograph texture), scale it to a height Tesseract reads well, and OCR it as one
+line and the letter alone as one character, with a whitelist of letters and brackets. The first
+corner with a reading that is one letter, optionally bracketed, with enough confidence gives the
+label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+
+from ..ocr import read_text
+from .layout import grey_levels
+from .types import SplitConfig
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+#: One letter, optionally bracketed; Tesseract sometimes hedges on case and doubles it ("Cc").
+_LABEL = re.compile(r"^\(?([A-Za-z])(?i:\1)?\)?$")
+#: Grey levels below (dark text) / above (light text) which a pixel may belong to a label.
+_DARK_TEXT, _LIGHT_TEXT = 80, 180
+#: Smallest grey-level difference between a glyph and the pixels around it.
+_MIN_CONTRAST = 60
+#: Farthest a label's nearest glyph may be from the corner, as a fraction of the window's shorter side.
+_MAX_CORNER_DISTANCE = 0.4
+#: Glyph height that Tesseract reads best, pixels.
+_OCR_HEIGHT = 40
+
+
+@dataclass(frozen=True)
+class LabelReading:
+    """A label read in a panel corner: the letter (lower case), the OCR text, its confidence."""
+
+    label: str
+    text: str
+    confidence: float
+    corner: str
+
+
+@dataclass(frozen=True)
+class _Glyph:
+    component: int  # id in the window's component map
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the corner window
+    corner_distance: float
+
+
+def _corner_window(grey: np.ndarray, corner: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """The region of a grey panel at ``corner`` and that corner's (x, y) in the region."""
+    height, width = grey.shape
+    window_h = int(np.clip(0.3 * height, min(height, 24), min(height, 90)))
+    window_w = int(np.clip(0.3 * width, min(width, 24), min(width, 120)))
+    top, left = corner.startswith("top"), corner.endswith("left")
+    rows = slice(0, window_h) if top else slice(height - window_h, height)
+    cols = slice(0, window_w) if left else slice(width - window_w, width)
+    return grey[rows, cols], (0 if left else window_w, 0 if top else window_h)
+
+
+def _is_box(local: np.ndarray) -> bool:
+    """A filled rectangle with a hole (the box behind a label, not a glyph): all four sides inked."""
+    return all(side.mean() >= 0.9 for side in (local[0], local[-1], local[:, 0], local[:, -1]))
+
+
+def _glyphs(window: np.ndarray, corner_xy: tuple[int, int], dark_text: bool) -> tuple[np.ndarray, list[_Glyph]]:
+    """The component map of the thresholded window, and its components that look like glyphs."""
+    window_h, window_w = window.shape
+    mask = window < _DARK_TEXT if dark_text else window > _LIGHT_TEXT
+    components, _ = ndi.label(mask, structure=np.ones((3, 3)))
+    glyphs = []
+    for index, (rows, cols) in enumerate(ndi.find_objects(components), start=1):
+        height, width = rows.stop - rows.start, cols.stop - cols.start
+        if not (6 <= height <= 0.9 * window_h) or width > 2 * height or width < 2:
+            continue
+        # Labels keep a margin from the panel edges that meet at the corner.
+        if (corner_xy[0] == 0 and cols.start == 0) or (corner_xy[0] == window_w and cols.stop == window_w):
+            continue
+        if (corner_xy[1] == 0 and rows.start == 0) or (corner_xy[1] == window_h and rows.stop == window_h):
+            continue
+        box = (cols.start, rows.start, cols.stop, rows.stop)
+        nearest_x, nearest_y = np.clip(corner_xy[0], cols.start, cols.stop), np.clip(corner_xy[1], rows.start, rows.stop)
+        distance = float(np.hypot(nearest_x - corner_xy[0], nearest_y - corner_xy[1]))
+        local = components[rows, cols] == index
+        if not 0.1 <= local.mean() <= 0.85 or _is_box(local):
+            continue
+        glyph_mask = components == index
+        ring = ndi.binary_dilation(glyph_mask, iterations=2) & ~mask
+        if not ring.any():
+            continue
+        contrast = window[ring].mean() - window[glyph_mask].mean()
+        if (contrast if dark_text else -contrast) < _MIN_CONTRAST:
+            continue
+        glyphs.append(_Glyph(index, box, distance))
+    return components, glyphs
+
+
+def _union(glyphs: list[_Glyph]) -> tuple[int, int, int, int]:
+    return (
+        min(g.box[0] for g in glyphs),
+        min(g.box[1] for g in glyphs),
+        max(g.box[2] for g in glyphs),
+        max(g.box[3] for g in glyphs),
+    )
+
+
+def _label_group(glyphs: list[_Glyph], max_distance: float) -> list[_Glyph]:
+    """The glyph nearest the corner and its neighbours on the same line, left to right; empty if
+    the nearest glyph is farther than ``max_distance`` from the corner."""
+    nearest = min(glyphs, key=lambda glyph: glyph.corner_distance)
+    if nearest.corner_distance > max_distance:
+        return []
+    group = [nearest]
+    changed = True
+    while changed:
+        changed = False
+        x0, y0, x1, y1 = _union(group)
+        for glyph in glyphs:
+            if glyph in group:
+                continue
+            overlap = min(y1, glyph.box[3]) - max(y0, glyph.box[1])
+            gap = max(glyph.box[0] - x1, x0 - glyph.box[2])
+            if overlap >= 0.5 * min(y1 - y0, glyph.box[3] - glyph.box[1]) and gap <= 0.5 * (y1 - y0):
+                group.append(glyph)
+                changed = True
+    return sorted(group, key=lambda glyph: glyph.box[0])
+
+
+def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
+    """The group less a bracket at either end: a thin glyph at least as tall as the rest (the stem
+    of a "b" broken off its bowl is thin too, but shorter than a bracket)."""
+    top, bottom = _union(group)[1], _union(group)[3]
+
+    def bracket(glyph: _Glyph) -> bool:
+        width, height = glyph.box[2] - glyph.box[0], glyph.box[3] - glyph.box[1]
+        return width < 0.45 * height and height >= 0.9 * (bottom - top)
+
+    inner = list(group)
+    if len(inner) > 1 and bracket(inner[0]):
+        inner.pop(0)
+    if len(inner) > 1 and bracket(inner[-1]):
+        inner.pop()
+    return inner
+
+
+def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool) -> np.ndarray:
+    """The glyphs black on white, scaled to the OCR height. Their region is binarised with Otsu's
+    threshold (which recovers thin strokes that the fixed glyph threshold broke) and only the ink
+    touching the glyphs is kept (not texture or other marks in the region)."""
+    x0, y0, x1, y1 = _union(glyphs)
+    pad = max(2, (y1 - y0) // 4)
+    rows, cols = slice(max(0, y0 - pad), y1 + pad), slice(max(0, x0 - pad), x1 + pad)
+    region = window[rows, cols] if dark_text else 255 - window[rows, cols]
+    glyph_pixels = np.isin(components[rows, cols], [glyph.component for glyph in glyphs])
+    ink = (region < threshold_otsu(region) if np.ptp(region) > 0 else np.zeros(region.shape, bool)) | glyph_pixels
+    ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
+    touching = np.unique(ink_components[glyph_pixels])
+    binary = np.where(np.isin(ink_components, touching), 0, 255).astype(np.uint8)
+    scale = _OCR_HEIGHT / (y1 - y0)
+    size = (max(1, round(binary.shape[1] * scale)), max(1, round(binary.shape[0] * scale)))
+    image = Image.fromarray(binary).resize(size, Image.Resampling.LANCZOS)
+    return np.pad(np.asarray(image), _OCR_HEIGHT // 2, constant_values=255)
+
+
+def _read_group(window: np.ndarray, components: np.ndarray, group: list[_Glyph], dark_text: bool, corner: str, config: SplitConfig) -> LabelReading | None:
+    """The group read as one line (psm 7, which gives bracketed letters far steadier confidences
+    than psm 8), or failing that its letter alone as one character (psm 10)."""
+    attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10)]
+    for glyphs, whitelist, psm in attempts:
+        result = read_text(_patch(window, components, glyphs, dark_text), whitelist=whitelist, psm=psm)
+        match = _LABEL.match(result.text.replace(" ", ""))
+        if match and result.confidence >= config.label_min_confidence:
+            return LabelReading(match.group(1).lower(), result.text, result.confidence, corner)
+    return None
+
+
+def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+    """Read the label of an (H, W, 3) uint8 RGB panel, or None if no corner holds one.
+
+    Pass the panel with the gutter pixels next to it where there are some: a label printed against
+    the panel's edge is then clear of the crop's edge. Within a corner, dark and light text are both
+    tried. When one polarity's glyphs lie inside the other's, they are the insides of letters (the
+    hole of a white "d" is a dark glyph) or a letter inside a box, and the outer group is read
+    first; otherwise the group nearer the corner is.
+    """
+    grey = grey_levels(image)
+    for corner in CORNERS:
+        window, corner_xy = _corner_window(grey, corner)
+        max_distance = _MAX_CORNER_DISTANCE * min(window.shape)
+        groups = []
+        for dark_text in (True, False):
+            components, glyphs = _glyphs(window, corner_xy, dark_text)
+            group = _label_group(glyphs, max_distance) if glyphs else []
+            if group:
+                groups.append((min(glyph.corner_distance for glyph in group), dark_text, components, group))
+        groups.sort(key=lambda entry: entry[0])
+        if len(groups) == 2 and _inside(_union(groups[0][3]), _union(groups[1][3])):
+            groups.reverse()
+        for _, dark_text, components, group in groups:
+            reading = _read_group(window, components, group, dark_text, corner, config)
+            if reading is not None:
+                return reading
+    return None

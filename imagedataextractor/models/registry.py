@@ -1,0 +1,156 @@
+"""Model bundles: a directory holding ``weights.pt`` (a state_dict), ``config.json`` (architecture,
+inference defaults, sha256 of the weights) and optionally ``MODEL_CARD.md``.
+
+Lookup is offline, in order: an explicit path, ``$IDE_MODEL_DIR``, the user data directory
+(platformdirs), then the bundles shipped inside the package. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_MODEL = "bpartis-emps"
+MODEL_DIR_ENV = "IDE_MODEL_DIR"
+ARCHITECTURE = "bpartis-erfnet-v1"
+PACKAGE_MODELS = Path(__file__).parent
+
+
+def user_model_dir() -> Path:
+    """Where ``ide models import`` writes bundles by default."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("imagedataextractor")) / "models"
+
+
+def search_path() -> list[Path]:
+    """Directories searched for named bundles, highest priority first."""
+    dirs = [Path(os.environ[MODEL_DIR_ENV])] if os.environ.get(MODEL_DIR_ENV) else []
+    return dirs + [user_model_dir(), PACKAGE_MODELS]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A model on disk. ``config`` holds: name, version, arch, input_size (px), n_samples, tu,
+    seed_threshold, min_size (px at input_size), sha256, and free-form provenance."""
+
+    path: Path
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name", self.path.name))
+
+    @property
+    def version(self) -> str:
+        return str(self.config.get("version", "unknown"))
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "weights.pt"
+
+    def verify(self) -> bool:
+        """True when the weights' sha256 matches the one recorded in config.json."""
+        return self.weights_path.exists() and sha256_file(self.weights_path) == self.config.get("sha256")
+
+
+def read_bundle(path: str | Path) -> ModelBundle:
+    """Read the bundle in directory ``path``; raises :class:`ModelError` naming what is missing."""
+    path = Path(path)
+    config_path = path / "config.json"
+    if not config_path.exists() or not (path / "weights.pt").exists():
+        raise ModelError(f"{path}: not a model bundle (needs weights.pt and config.json)")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{config_path}: invalid JSON ({exc})") from None
+    if config.get("arch") != ARCHITECTURE:
+        raise ModelError(f"{config_path}: architecture {config.get('arch')!r} is not {ARCHITECTURE!r}")
+    return ModelBundle(path, config)
+
+
+def list_models() -> list[ModelBundle]:
+    """Every readable bundle on the search path (a name found twice: the first one wins)."""
+    found: dict[str, ModelBundle] = {}
+    for directory in search_path():
+        if not directory.is_dir():
+            continue
+        for candidate in sorted(directory.iterdir()):
+            if (candidate / "config.json").exists():
+                try:
+                    bundle = read_bundle(candidate)
+                except ModelError:
+                    continue
+                found.setdefault(bundle.name, bundle)
+    return list(found.values())
+
+
+def resolve(model: str | Path | None = None) -> ModelBundle:
+    """Find a bundle by directory path or by name (default :data:`DEFAULT_MODEL`)."""
+    model = model or DEFAULT_MODEL
+    if Path(model).is_dir():
+        return read_bundle(model)
+    for directory in search_path():
+        if (directory / str(model) / "config.json").exists():
+            return read_bundle(directory / str(model))
+    searched = ", ".join(str(d) for d in search_path())
+    raise ModelError(f"model {model!r} not found (searched {searched}); see 'ide models list'")
+
+
+def write_bundle(state_dict: dict[str, "torch.Tensor"], out_dir: str | Path, config: dict[str, Any]) -> ModelBundle:
+    """Save a BPartIS state_dict as a bundle, recording its sha256 and the architecture."""
+    import torch
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(state_dict, out_dir / "weights.pt")
+    config = {**config, "arch": ARCHITECTURE, "sha256": sha256_file(out_dir / "weights.pt")}
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return ModelBundle(out_dir, config)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
+    import torch
+
+    from ..segment.erfnet import BPartISNet
+
+    if sha256_file(weights_path) != sha256:
+        raise ModelError(f"{weights_path}: sha256 does not match config.json (corrupt or replaced weights)")
+    try:
+        state = torch.load(weights_path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign pickles
+        raise ModelError(f"{weights_path}: cannot load weights ({type(exc).__name__}: {exc})") from None
+    network = BPartISNet().to(device)
+    try:
+        network.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise ModelError(f"{weights_path}: weights do not fit the BPartIS network ({first_line}); "
+                         "checkpoints of the original code need 'ide models import'") from None
+    return network.eval()
+
+
+def load_network(bundle: ModelBundle, device: str = "cpu"):
+    """The bundle's :class:`~imagedataextractor.segment.erfnet.BPartISNet` in eval mode, loaded once
+    per process and device (cached), after checking the sha256."""
+    weights = bundle.weights_path
+    return _load_network(weights, str(bundle.config.get("sha256")), weights.stat().st_mtime, device)

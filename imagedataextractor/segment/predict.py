@@ -1,0 +1,189 @@
+"""BPartIS inference: discriminative (one pass) or Bayesian (Monte Carlo dropout) with the
+per-instance uncertainty filter, as in Yildirim & Cole (2021).
+
+Speed: the network's stem (everything before the first dropout) runs once per image; the T samples
+then run as batches through the rest, and their outputs are reduced on the fly (sum of raw outputs,
+sum of seed probabilities and of per-sample seed entropies), so memory does not grow with T.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from ..imageio import as_rgb
+from ..models.registry import ModelBundle, load_network, resolve
+from .cluster import cluster_outputs
+from .types import Segmentation
+from .uncertainty import binary_entropy, filter_uncertain
+
+
+@dataclass(frozen=True)
+class BPartISConfig:
+    """Settings of BPartIS inference. ``None`` takes the model bundle's default.
+
+    mode: "bayesian" (MC dropout, T samples) or "discriminative" (one pass, dropout off).
+    n_samples: T, Monte Carlo samples (Bayesian mode).
+    tu: uncertainty threshold (nats); instances whose mean mutual information is not below it are
+        removed. ``filter_uncertain=False`` keeps them (the paper's "Bayesian" row).
+    keep_border: keep particles touching the image border (removed by default: they are cut off).
+    seed: seed of the dropout masks; results are reproducible for a given seed and batch_size
+        (masks are drawn per batch, so another batch_size gives other, equally valid, samples).
+    batch_size: MC samples per forward batch (memory/speed trade-off).
+    """
+
+    model: str | None = None
+    mode: Literal["bayesian", "discriminative"] = "bayesian"
+    n_samples: int | None = None
+    tu: float | None = None
+    filter_uncertain: bool = True
+    keep_border: bool = False
+    seed: int = 0
+    batch_size: int = 10
+    device: str = "cpu"
+
+
+@contextlib.contextmanager
+def mc_dropout(network: nn.Module, seed: int) -> Iterator[None]:
+    """Dropout active, batch norm in eval mode, dropout masks drawn from ``seed``; restores eval()
+    and the global RNG afterwards."""
+    network.eval()
+    for module in network.modules():
+        if isinstance(module, nn.Dropout2d):
+            module.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        network.eval()
+
+
+def to_input(image: np.ndarray, size: int) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (1, 3, size, size) float in [0, 1], resized bicubically."""
+    resized = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
+    return torch.from_numpy(resized.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+@torch.inference_mode()
+def mc_outputs(network: nn.Module, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W)."""
+    with mc_dropout(network, seed):
+        features = network.stem(x)
+        raw_sum = torch.zeros(network.N_OUTPUTS, *x.shape[-2:])
+        probability_sum = torch.zeros(x.shape[-2:])
+        entropy_sum = torch.zeros(x.shape[-2:])
+        for start in range(0, n_samples, batch_size):
+            count = min(batch_size, n_samples - start)
+            out = network.from_stem(features.expand(count, -1, -1, -1))
+            raw_sum += out.sum(0)
+            probabilities = torch.sigmoid(out[:, 4])
+            probability_sum += probabilities.sum(0)
+            entropy_sum += binary_entropy(probabilities).sum(0)
+    information = binary_entropy(probability_sum / n_samples) - entropy_sum / n_samples
+    return raw_sum / n_samples, information.clamp(min=0.0)
+
+
+def remove_border_instances(labels: np.ndarray) -> np.ndarray:
+    """Drop instances touching the image edge and relabel the rest 1..m, keeping their order."""
+    edge_ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    keep = np.ones(int(labels.max()) + 1, bool)
+    keep[edge_ids] = False
+    keep[0] = False
+    new_ids = np.zeros_like(keep, dtype=labels.dtype)
+    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=labels.dtype)
+    return new_ids[labels]
+
+
+class BPartIS:
+    """A loaded BPartIS model; create once (or use :func:`segment_bpartis`, which caches)."""
+
+    def __init__(self, bundle: ModelBundle, device: str = "cpu") -> None:
+        self.bundle = bundle
+        # channels_last lets oneDNN pick its fast convolution kernels: about 2.5x faster on CPU.
+        self.network = load_network(bundle, device).to(memory_format=torch.channels_last)
+        self.device = device
+
+    def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
+        """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
+        image = as_rgb(image)
+        started = time.perf_counter()
+        defaults = self.bundle.config
+        size = int(defaults.get("input_size", 512))
+        n_samples = config.n_samples or int(defaults.get("n_samples", 30))
+        tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
+        seed_threshold = float(defaults.get("seed_threshold", 0.5))
+        min_size = int(defaults.get("min_size", 128))
+        x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
+        information = None
+        if config.mode == "bayesian":
+            raw, information = mc_outputs(self.network, x, n_samples, seed=config.seed, batch_size=config.batch_size)
+        else:
+            with torch.inference_mode():
+                raw = self.network.eval()(x)[0]
+        clusters = cluster_outputs(raw, seed_threshold=seed_threshold, min_size=min_size)
+        labels, scores = clusters.labels, clusters.scores
+        if information is not None and config.filter_uncertain:
+            labels, kept = filter_uncertain(labels, information, tu)
+            scores = scores[kept]
+        height, width = image.shape[:2]
+        labels_np = np.asarray(Image.fromarray(labels.numpy().astype(np.int32)).resize((width, height), Image.Resampling.NEAREST))
+        labels_np = labels_np.astype(np.uint16)
+        # Nearest-neighbour downscaling can drop a tiny instance entirely; keep ids contiguous.
+        present = np.unique(labels_np)
+        present = present[present > 0]
+        if len(present) != int(labels_np.max()):
+            remap = np.zeros(int(labels_np.max()) + 1, np.uint16)
+            remap[present] = np.arange(1, len(present) + 1, dtype=np.uint16)
+            labels_np, scores = remap[labels_np], scores[torch.from_numpy(present.astype(np.int64) - 1)]
+        scores_np = scores.numpy().astype(np.float32)
+        if not config.keep_border:
+            inner = remove_border_instances(labels_np)
+            kept_ids = np.unique(labels_np[(inner > 0)]) if inner.any() else np.zeros(0, np.int64)
+            scores_np = scores_np[kept_ids.astype(np.int64) - 1] if len(kept_ids) else np.zeros(0, np.float32)
+            labels_np = inner
+        uncertainty_np = None
+        if information is not None:
+            resized = F.interpolate(information[None, None], size=(height, width), mode="bilinear", align_corners=False)
+            uncertainty_np = resized[0, 0].clamp(min=0.0).numpy().astype(np.float32)
+        details = {
+            "mode": config.mode,
+            "n_samples": n_samples if config.mode == "bayesian" else 1,
+            "tu": tu if (config.mode == "bayesian" and config.filter_uncertain) else None,
+            "seed": config.seed,
+            "keep_border": config.keep_border,
+            "model": self.bundle.name,
+            "model_version": self.bundle.version,
+            "model_sha256": self.bundle.config.get("sha256"),
+            "seconds": round(time.perf_counter() - started, 4),
+        }
+        return Segmentation(labels_np, uncertainty_np, scores_np, "bpartis", details)
+
+
+_loaded: dict[tuple[str, str], BPartIS] = {}
+
+
+def get_bpartis(model: str | None = None, device: str = "cpu") -> BPartIS:
+    """The BPartIS model ``model`` (name or bundle path; default the shipped one), loaded once."""
+    bundle = resolve(model)
+    key = (str(bundle.path.resolve()), device)
+    if key not in _loaded:
+        _loaded[key] = BPartIS(bundle, device)
+    return _loaded[key]
+
+
+def segment_bpartis(image: np.ndarray, *, config: BPartISConfig = BPartISConfig()) -> Segmentation:
+    """Segment particles in an (H, W, 3) uint8 RGB image with BPartIS.
+
+    Returns a :class:`Segmentation` at the input size: labels (H, W) uint16, per-pixel uncertainty
+    (mutual information, nats; None in discriminative mode) and per-instance seed scores.
+    """
+    return get_bpartis(config.model, config.device).segment(image, config)

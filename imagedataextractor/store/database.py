@@ -1,0 +1,513 @@
+"""Opening a database, upserting articles, figures and image results, and job status."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..errors import IDEError
+from . import schema
+from .records import BBox, ImageRecord, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The SQLite file used when no database is named.
+DEFAULT_DB = "ide.sqlite"
+
+
+class StoreError(IDEError):
+    """A database cannot be opened or written, or holds a schema this version does not know."""
+
+
+def normalize_doi(doi: str) -> str:
+    """A DOI as stored: stripped, without a ``doi:`` or ``https://doi.org/`` prefix, lower case
+    (DOIs are case-insensitive).
+
+    Example
+    -------
+    >>> normalize_doi(" https://doi.org/10.1016/J.Example.2020.01 ")
+    '10.1016/j.example.2020.01'
+    """
+    text = doi.strip()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+    if not text.startswith("10."):
+        raise StoreError(f"{doi!r}: not a DOI (expected 10.<prefix>/<suffix>)")
+    return text.lower()
+
+
+def to_url(db: str | Path) -> sa.URL:
+    """A SQLAlchemy URL from a plain filesystem path (a SQLite file) or a URL (anything with ``://``).
+
+    ``postgresql://`` and ``postgres://`` mean psycopg 3 (``postgresql+psycopg://``).
+    """
+    text = str(db)
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser()))
+    try:
+        url = sa.make_url(text.replace("postgres://", "postgresql://", 1))
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"{text}: not a database URL or path ({exc})") from None
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+
+
+def _plain(value: Any) -> Any:
+    """A value the database drivers and JSON accept: numpy scalars to Python, NaN to None."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _float_list(values: Iterable[float]) -> list[float | None]:
+    """Floats for a JSON column; NaN becomes null (JSON has no NaN, PostgreSQL refuses it)."""
+    return [_plain(float(v)) for v in values]
+
+
+def _bbox_values(bbox: BBox | None, prefix: str = "") -> dict[str, int | None]:
+    sides = ("x0", "y0", "x1", "y1")
+    values = (None,) * 4 if bbox is None else tuple(int(v) for v in bbox)
+    if len(values) != 4:
+        raise StoreError(f"bbox {bbox!r}: expected (x0, y0, x1, y1)")
+    return {f"{prefix}{side}_px": v for side, v in zip(sides, values)}
+
+
+def _check_status(status: str) -> None:
+    if status not in schema.STATUSES:
+        raise StoreError(f"status {status!r}: expected one of {', '.join(schema.STATUSES)}")
+
+
+def particle_rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """Rows for the ``particles`` table from a one-row-per-particle DataFrame.
+
+    Columns named in :data:`~imagedataextractor.store.schema.PARTICLE_COLUMNS` map to their own
+    column; any other column is kept, per row, in the ``extra`` JSON object (None when there are
+    none). NaN becomes NULL. Without a ``particle_id`` column particles are numbered 1..n.
+    """
+    if frame is None or len(frame) == 0:
+        return []
+    known = [c for c in frame.columns if c in schema.PARTICLE_COLUMNS]
+    extra = [c for c in frame.columns if c not in schema.PARTICLE_COLUMNS]
+    if extra:
+        log.debug("particles: storing unknown columns %s in 'extra'", extra)
+    rows = []
+    for number, record in enumerate(frame.to_dict("records"), start=1):
+        row = {str(c): _plain(record[c]) for c in known}
+        row.setdefault("particle_id", number)
+        row["extra"] = {str(c): _plain(record[c]) for c in extra} or None
+        rows.append(row)
+    return rows
+
+
+def _driver_message(exc: BaseException | None) -> str:
+    """The first line of the database driver's message (PostgreSQL adds DETAIL lines)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _null_safe_equal(table: sa.Table, values: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """``column = value`` for each key, ``column IS NULL`` where the value is None (NULL matches
+    NULL), written so that indexes on the key columns are used."""
+    return [table.c[name].is_(None) if value is None else table.c[name] == value for name, value in values.items()]
+
+
+class Database:
+    """A connection pool to one imagedataextractor database. Use :func:`open_db` to get one.
+
+    Every write method runs in its own transaction. Close with :meth:`close` or a ``with`` block.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url!r})"
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[sa.Connection], T], what: str) -> T:
+        """Run ``work`` in one transaction. An IntegrityError means a concurrent writer inserted
+        the same key between our SELECT and INSERT; the one retry then finds and updates that row."""
+        conflict: IntegrityError | None = None
+        for _attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except IntegrityError as exc:
+                conflict = exc
+                log.debug("%s: retrying after %s", what, _driver_message(exc))
+            except SQLAlchemyError as exc:
+                raise StoreError(f"{self.url}: {what}: {_driver_message(exc)}") from None
+        raise StoreError(f"{self.url}: {what}: {_driver_message(conflict)}")
+
+    @staticmethod
+    def _upsert(conn: sa.Connection, table: sa.Table, key: Mapping[str, Any], values: Mapping[str, Any], *, overwrite_with_none: bool) -> int:
+        """Update the row matching ``key`` (NULL matches NULL) or insert one; return its id. Unless
+        ``overwrite_with_none``, None in ``values`` leaves the stored value as it is."""
+        found = conn.execute(sa.select(table.c.id).where(*_null_safe_equal(table, key))).scalar_one_or_none()
+        changes = dict(values) if overwrite_with_none else {k: v for k, v in values.items() if v is not None}
+        if found is None:
+            inserted = conn.execute(table.insert().values(**key, **changes)).inserted_primary_key
+            if inserted is None:
+                raise StoreError(f"{table.name}: the database did not return the new row's id")
+            return int(inserted[0])
+        if changes:
+            conn.execute(table.update().where(table.c.id == found).values(**changes))
+        return int(found)
+
+    # -- articles and figures ---------------------------------------------------------------------
+
+    def upsert_article(
+        self,
+        doi: str,
+        *,
+        title: str | None = None,
+        journal: str | None = None,
+        publisher: str | None = None,
+        licence: str | None = None,
+        source: str | None = None,
+        fetched_at: datetime | None = None,
+    ) -> int:
+        """Insert or update the article with this DOI; return its id.
+
+        Fields given as None keep their stored value, so a later call with fewer fields does not
+        erase what an earlier one recorded. The DOI is stored normalised (:func:`normalize_doi`).
+        """
+        key = {"doi": normalize_doi(doi)}
+        values = {"title": title, "journal": journal, "publisher": publisher, "licence": licence, "source": source, "fetched_at": fetched_at}
+        return self._write(lambda conn: self._upsert(conn, schema.articles, key, values, overwrite_with_none=False), f"article {key['doi']}")
+
+    def upsert_figure(
+        self,
+        *,
+        doi: str | None = None,
+        locator: str | None = None,
+        source: str | None = None,
+        label: str | None = None,
+        caption: str | None = None,
+        sha256: str | None = None,
+        microscopy_type: str | None = None,
+        materials: Iterable[str] | None = None,
+        is_em: bool | None = None,
+    ) -> int:
+        """Insert or update a figure; return its id.
+
+        A figure of an article is keyed by (``doi``, ``locator``), e.g. ("10.1016/...", "gr1"); the
+        article row is created if absent. A figure without a DOI (an image file on its own) is
+        keyed by its ``source`` path or URL. ``sha256`` is of the figure file's bytes;
+        ``materials`` are the material names found in the caption. Fields given as None keep
+        their stored value.
+        """
+        if doi is not None and not locator:
+            raise StoreError(f"figure of {doi}: a locator (e.g. 'gr1') is required with a DOI")
+        if doi is None and not source:
+            raise StoreError("figure: give a doi and locator, or a source path/URL")
+        values = {
+            "label": label,
+            "caption": caption,
+            "sha256": sha256,
+            "microscopy_type": microscopy_type,
+            "materials": None if materials is None else list(materials),
+            "is_em": is_em,
+        }
+        article_key = None if doi is None else {"doi": normalize_doi(doi)}
+
+        def work(conn: sa.Connection) -> int:
+            key: dict[str, Any]
+            if article_key is None:
+                key = {"article_id": None, "source": source}
+                return self._upsert(conn, schema.figures, key, values, overwrite_with_none=False)
+            article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
+            key = {"article_id": article_id, "locator": locator}
+            return self._upsert(conn, schema.figures, key, {**values, "source": source}, overwrite_with_none=False)
+
+        return self._write(work, f"figure {article_key['doi'] if article_key else source} {locator or ''}".rstrip())
+
+    # -- image results ------------------------------------------------------------------------------
+
+    def save_image_result(self, record: ImageRecord) -> int:
+        """Save one image result in one transaction; return the panel (image) id.
+
+        The panel is keyed by (figure_id, bbox_px, sha256); its extraction by (panel,
+        :meth:`Provenance.settings_sha256`). Saving the same image with the same settings again
+        replaces that extraction's scalebar, particles, distributions and rdf (row counts do not
+        grow); different settings add a second extraction beside the first.
+        """
+        prov = record.provenance
+        _check_status(prov.status)
+        particles = particle_rows(record.particles)
+        settings = json.loads(json.dumps(dict(prov.settings), default=_plain))
+        extraction = {
+            "source": prov.source,
+            "doi": None if prov.doi is None else normalize_doi(prov.doi),
+            "figure_locator": prov.figure_locator,
+            "panel_bbox_px": None if record.bbox_px is None else [int(v) for v in record.bbox_px],
+            "method": prov.method,
+            "model_name": prov.model_name,
+            "model_version": prov.model_version,
+            "tu": prov.tu,
+            "samples": prov.samples,
+            "settings": settings,
+            "software_version": prov.software_version,
+            "extracted_at": prov.extracted_at,
+            "status": prov.status,
+            "reason": prov.reason,
+            "n_particles": len(particles),
+        }
+        panel_key = {"figure_id": record.figure_id, **_bbox_values(record.bbox_px), "sha256": record.sha256}
+        panel = {
+            "label": record.label,
+            "is_micrograph": record.is_micrograph,
+            "skip_reason": record.skip_reason,
+            "width_px": int(record.width_px),
+            "height_px": int(record.height_px),
+        }
+
+        def work(conn: sa.Connection) -> int:
+            panel_id = self._upsert(conn, schema.panels, panel_key, panel, overwrite_with_none=True)
+            extraction_key = {"panel_id": panel_id, "settings_sha256": prov.settings_sha256()}
+            extraction_id = self._upsert(conn, schema.extractions, extraction_key, extraction, overwrite_with_none=True)
+            for table in schema.RESULT_TABLES:
+                conn.execute(table.delete().where(table.c.extraction_id == extraction_id))
+            keys = {"extraction_id": extraction_id, "panel_id": panel_id}
+            if record.scalebar is not None:
+                bar = record.scalebar
+                conn.execute(
+                    schema.scalebars.insert().values(
+                        **keys,
+                        text=bar.text,
+                        value=_plain(bar.value),
+                        unit=bar.unit,
+                        length_px=_plain(bar.length_px),
+                        nm_per_px=_plain(bar.nm_per_px),
+                        **_bbox_values(bar.bbox_px),
+                    )
+                )
+            if particles:
+                conn.execute(schema.particles.insert(), [{**keys, **row} for row in particles])
+            if record.distributions:
+                conn.execute(
+                    schema.distributions.insert(),
+                    [
+                        {
+                            **keys,
+                            "kind": d.kind,
+                            "bin_edges": _float_list(d.bin_edges),
+                            "counts": [int(v) for v in d.counts],
+                            "n": int(sum(int(v) for v in d.counts) if d.n is None else d.n),
+                            "mean": _plain(d.mean),
+                            "median": _plain(d.median),
+                            "std": _plain(d.std),
+                        }
+                        for d in record.distributions
+                    ],
+                )
+            if record.rdf is not None:
+                conn.execute(
+                    schema.rdfs.insert().values(
+                        **keys,
+                        radii=_float_list(record.rdf.radii),
+                        g_r=_float_list(record.rdf.g_r),
+                        unit=record.rdf.unit,
+                        dr=_plain(record.rdf.dr),
+                        n_points=record.rdf.n_points,
+                    )
+                )
+            return panel_id
+
+        return self._write(work, f"image {prov.source or record.sha256[:12]}")
+
+    # -- resumable jobs -------------------------------------------------------------------------------
+
+    def mark(self, item: str, status: Status, reason: str | None = None, *, job: str = "default") -> None:
+        """Record that ``item`` (a DOI, a figure path...) of batch ``job`` is done, skipped or failed.
+
+        Marking again overwrites the status and reason and counts another attempt.
+        """
+        _check_status(status)
+        table = schema.jobs
+
+        def work(conn: sa.Connection) -> None:
+            now = datetime.now(timezone.utc)
+            row = conn.execute(sa.select(table.c.id).where(table.c.job == job, table.c.item == item)).scalar_one_or_none()
+            if row is None:
+                conn.execute(table.insert().values(job=job, item=item, status=status, reason=reason, attempts=1, updated_at=now))
+            else:
+                conn.execute(
+                    table.update().where(table.c.id == row).values(status=status, reason=reason, attempts=table.c.attempts + 1, updated_at=now)
+                )
+
+        self._write(work, f"job {job} item {item}")
+
+    def status(self, item: str, *, job: str = "default") -> Status | None:
+        """The recorded status of ``item`` in batch ``job``, or None if it was never marked."""
+        table = schema.jobs
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(table.c.status).where(table.c.job == job, table.c.item == item)).scalar_one_or_none()
+
+    def items(self, status: Status, *, job: str = "default") -> set[str]:
+        """Every item of batch ``job`` with this status; a resumed run skips ``items("done")``."""
+        _check_status(status)
+        table = schema.jobs
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(table.c.item).where(table.c.job == job, table.c.status == status)).scalars())
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """The highest schema version recorded in the database."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar_one())
+
+    def counts(self) -> dict[str, int]:
+        """Number of rows in each data table, in :data:`~imagedataextractor.store.schema.DATA_TABLES` order."""
+        with self.engine.connect() as conn:
+            return {
+                name: int(conn.execute(sa.select(sa.func.count()).select_from(schema.metadata.tables[name])).scalar_one())
+                for name in schema.DATA_TABLES
+            }
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        """The whole table ``name`` (one of DATA_TABLES or "schema_version") as a DataFrame, ordered
+        by id. JSON columns hold Python lists/dicts; times are UTC-aware."""
+        import pandas as pd
+
+        if name not in schema.metadata.tables:
+            raise StoreError(f"{name!r}: no such table (tables: {', '.join(schema.DATA_TABLES)}, schema_version)")
+        table = schema.metadata.tables[name]
+        with self.engine.connect() as conn:
+            result = conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+            frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        for column in table.columns:
+            if isinstance(column.type, schema.UTCDateTime):
+                frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
+        return frame
+
+
+# -- opening ------------------------------------------------------------------------------------------
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _prepare(conn: sa.Connection, display: str, *, create: bool) -> None:
+    """Create the tables of a fresh database, upgrade an older one, refuse a newer one."""
+    version_table = schema.schema_version
+    now = datetime.now(timezone.utc)
+    if not sa.inspect(conn).has_table(version_table.name):
+        if not create:
+            raise StoreError(f"{display}: not an imagedataextractor database (create it with `ide db init`)")
+        schema.metadata.create_all(conn)
+        conn.execute(version_table.insert().values(version=1, description=schema.BASELINE_DESCRIPTION, applied_at=now))
+        for version, (description, _upgrade) in sorted(schema.MIGRATIONS.items()):
+            conn.execute(version_table.insert().values(version=version, description=description, applied_at=now))
+        log.info("%s: created schema version %d", display, schema.SCHEMA_VERSION)
+        return
+    current = conn.execute(sa.select(sa.func.max(version_table.c.version))).scalar_one() or 0
+    if current > schema.SCHEMA_VERSION:
+        raise StoreError(
+            f"{display}: database schema version {current} is newer than this imagedataextractor supports "
+            f"({schema.SCHEMA_VERSION}); upgrade imagedataextractor"
+        )
+    for version in range(current + 1, schema.SCHEMA_VERSION + 1):
+        description, upgrade = schema.MIGRATIONS[version]
+        upgrade(conn)
+        conn.execute(version_table.insert().values(version=version, description=description, applied_at=now))
+        log.info("%s: migrated schema to version %d (%s)", display, version, description)
+
+
+def open_db(db: str | Path = DEFAULT_DB, *, create: bool = True) -> Database:
+    """Open (and by default create) an imagedataextractor database.
+
+    Parameters
+    ----------
+    db
+        A filesystem path (a SQLite file; its directory is created) or a SQLAlchemy URL such as
+        ``postgresql://user@host/dbname`` (psycopg 3) or ``sqlite:///path``.
+    create
+        If False, a database without imagedataextractor tables (or a SQLite file that does not
+        exist) is an error instead of being created.
+
+    Returns
+    -------
+    Database
+        With its tables created (fresh), migrated (older schema) or checked (current schema).
+
+    Raises
+    ------
+    StoreError
+        The path is not writable, the server cannot be reached, or the schema is newer than this
+        version of imagedataextractor knows.
+
+    Example
+    -------
+    >>> with open_db(tmp_path / "ide.sqlite") as db:  # doctest: +SKIP
+    ...     db.counts()["particles"]
+    0
+    """
+    url = to_url(db)
+    display = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory, not a database file")
+        if not path.exists():
+            if not create:
+                raise StoreError(f"{path}: no such database (create it with `ide db init --db {path}`)")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create database directory: {exc.strerror}") from None
+    try:
+        engine = sa.create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"{display}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    try:
+        with engine.begin() as conn:
+            _prepare(conn, display, create=create)
+    except StoreError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"{display}: cannot open database: {_driver_message(exc)}") from None
+    return Database(engine)

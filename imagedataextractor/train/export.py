@@ -1,0 +1,31 @@
+"""Turn a training checkpoint into a shippable model bundle."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from ..errors import ModelError
+from ..models.registry import ModelBundle, write_bundle
+
+
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, name: str = "bpartis-emps") -> ModelBundle:
+    """Write the model weights of a ``best.pt``/``last.pt`` from ``ide train`` as a bundle with the
+    paper's inference defaults and the training provenance (epochs, crop, data)."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ModelError(f"{checkpoint}: not a training checkpoint written by 'ide train'")
+    config = {
+        "name": name,
+        "version": f"epoch{state['epoch']}-{datetime.date.today():%Y%m%d}",
+        "input_size": state["config"]["canvas"],
+        "n_samples": 30,
+        "tu": 0.0125,
+        "seed_threshold": 0.5,
+        "min_size": 128,
+        "training": {"epochs": state["epoch"], **{k: state["config"][k] for k in ("crop", "batch", "lr", "seed", "split")},
+                     "final_val_loss": state["history"][-1]["val_loss"]},
+    }
+    return write_bundle(state["model"], out_dir, config)

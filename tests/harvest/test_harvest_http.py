@@ -1,0 +1,92 @@
+"""The HTTP layer on its own: redirects, size cap, rate limit, Retry-After, atomic downloads."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+from PIL import Image
+
+from imagedataextractor.harvest.base import verify_image
+from imagedataextractor.harvest.http import FetchError, RateLimiter, ServiceClient, download_file, parse_retry_after, write_atomic
+from imagedataextractor.harvest.replay import Fault, ReplayServer
+
+
+@pytest.fixture
+def client(make_config):
+    client = ServiceClient("elsevier", config=make_config(), user_agent="ide-test", credentials={"X-ELS-APIKey": "k-123456"}, secrets=["k-123456"])
+    yield client
+    client.close()
+
+
+def test_redirect_to_another_host_drops_the_credentials(client):
+    with ReplayServer() as home, ReplayServer() as other:
+        other.add_route("/cdn/fig.jpg", b"GIF89a", "image/gif")
+        home.add_route("/obj/fig.jpg", b"", "text/plain", status=302, headers={"Location": f"{other.url}/cdn/fig.jpg"})
+        fetched = client.request(f"{home.url}/obj/fig.jpg", accept_types=["image/*"], max_bytes=100)
+        assert fetched.body == b"GIF89a"
+        assert home.seen[0].headers["X-ELS-APIKey"] == "k-123456"
+        assert "X-ELS-APIKey" not in other.seen[0].headers
+        assert other.seen[0].headers["User-Agent"] == "ide-test"
+
+
+def test_size_cap_stops_a_download(client):
+    with ReplayServer() as server:
+        server.add_route("/big", b"x" * 5000, "application/xml")
+        with pytest.raises(FetchError, match="5000 bytes, more than the 1000 allowed") as info:
+            client.request(f"{server.url}/big", accept_types=["application/xml"], max_bytes=1000)
+        assert info.value.permanent
+
+
+def test_failed_download_leaves_no_file(client, tmp_path):
+    with ReplayServer() as server:
+        server.add_route("/fig.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
+        with pytest.raises(FetchError, match="not a usable image"):
+            download_file(client, f"{server.url}/fig.jpg", tmp_path, "gr1", accept_types=["image/*"], max_bytes=10_000, finish=verify_image)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dropped_download_is_restarted_from_scratch(client, tmp_path):
+    image_path = tmp_path / "src.png"
+    Image.new("RGB", (64, 64), "teal").save(image_path)
+    with ReplayServer() as server:
+        server.add_route("/fig.png", image_path.read_bytes(), "image/png")
+        server.add_fault("/fig.png", Fault("drop", times=2))
+        saved = download_file(client, f"{server.url}/fig.png", tmp_path / "out", "gr1", accept_types=["image/*"], max_bytes=10**6, finish=verify_image)
+    assert saved.path == tmp_path / "out" / "gr1.png" and saved.path.read_bytes() == image_path.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gr1.png"]
+
+
+def test_client_errors_are_permanent_and_not_retried(client):
+    with ReplayServer() as server:
+        with pytest.raises(FetchError, match=r"HTTP 404 \(not found\)") as info:
+            client.request(f"{server.url}/missing?apiKey=k-123456", accept_types=["text/xml"], max_bytes=100)
+        assert info.value.permanent and info.value.status == 404 and len(server.seen) == 1
+        assert "k-123456" not in str(info.value)  # the key in the URL is redacted from the message
+
+
+def test_rate_limiter_spaces_requests_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    limiter = RateLimiter(20.0)
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: limiter.wait(), range(9)))
+    assert time.monotonic() - started >= 8 / 20 - 0.01
+
+
+def test_parse_retry_after():
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= parse_retry_after(later) <= 31
+    assert parse_retry_after(format_datetime(datetime(2000, 1, 1, tzinfo=timezone.utc), usegmt=True)) == 0.0
+
+
+def test_write_atomic_replaces_whole_files(tmp_path):
+    target = tmp_path / "sub" / "provenance.json"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == ["provenance.json"]

@@ -1,0 +1,114 @@
+"""BPartIS network shapes, clustering of synthetic embeddings, mutual information, MC dropout."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from imagedataextractor.segment.cluster import cluster_embeddings
+from imagedataextractor.segment.embedding import coordinate_map
+from imagedataextractor.segment.erfnet import BPartISNet
+from imagedataextractor.segment.predict import mc_dropout, mc_outputs, remove_border_instances
+from imagedataextractor.segment.uncertainty import filter_uncertain, instance_uncertainty, mutual_information
+
+
+def test_network_output_shape_and_stem_split():
+    torch.manual_seed(0)
+    net = BPartISNet().eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        out = net(x)
+        assert out.shape == (2, 5, 64, 96)
+        assert torch.allclose(net.from_stem(net.stem(x)), out)
+
+
+def test_init_output_starts_offsets_at_zero_and_sigma_at_one():
+    net = BPartISNet().eval()
+    net.init_output()
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 32, 32))
+    assert torch.allclose(out[0, 0:2], torch.zeros(2, 32, 32))
+    assert torch.allclose(out[0, 2:4], torch.ones(2, 32, 32))
+
+
+def test_mc_dropout_is_seeded_restores_eval_and_global_rng():
+    torch.manual_seed(0)
+    net = BPartISNet().eval()
+    x = torch.rand(1, 3, 32, 32)
+    before = torch.get_rng_state()
+    raw_a, info_a = mc_outputs(net, x, 4, seed=3, batch_size=2)
+    raw_b, info_b = mc_outputs(net, x, 4, seed=3, batch_size=2)
+    raw_c, _ = mc_outputs(net, x, 4, seed=4, batch_size=2)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert not net.training and all(not m.training for m in net.modules())
+    assert torch.allclose(raw_a, raw_b, atol=1e-5) and torch.allclose(info_a, info_b, atol=1e-5)
+    assert not torch.allclose(raw_a, raw_c)
+    assert (info_a >= 0).all()
+    with mc_dropout(net, seed=0):
+        assert any(isinstance(m, torch.nn.Dropout2d) and m.training for m in net.modules())
+        assert all(not m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def _synthetic_embeddings(centres, radius, size=64):
+    """Two discs whose pixels embed exactly onto their centre: perfect embeddings."""
+    coords = coordinate_map(size, size)
+    embedding = coords.clone()
+    seed = torch.zeros(size, size)
+    truth = torch.zeros(size, size, dtype=torch.int64)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    for k, (cy, cx) in enumerate(centres, start=1):
+        inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+        embedding[:, inside] = coords[:, cy, cx].unsqueeze(1)
+        seed[inside] = 0.9
+        truth[inside] = k
+    sigma = torch.full((2, size, size), 0.8)  # exp(8) bandwidth: phi > 0.5 within ~0.018 units
+    return embedding, sigma, seed, truth
+
+
+def test_clustering_recovers_instances_from_perfect_embeddings():
+    embedding, sigma, seed, truth = _synthetic_embeddings([(16, 16), (16, 46), (46, 30)], radius=8)
+    clusters = cluster_embeddings(embedding, sigma, seed, min_size=20)
+    labels = clusters.labels
+    assert int(labels.max()) == 3 and len(clusters.scores) == 3
+    for k in (1, 2, 3):
+        ids = torch.unique(labels[truth == k])
+        assert len(ids) == 1 and ids.item() != 0
+        assert torch.equal(labels == ids.item(), truth == k)
+    assert torch.allclose(clusters.scores, torch.full((3,), 0.9))
+
+
+def test_clustering_drops_small_clusters_and_low_seeds():
+    embedding, sigma, seed, truth = _synthetic_embeddings([(16, 16), (46, 46)], radius=3)
+    assert int(cluster_embeddings(embedding, sigma, seed, min_size=50).labels.max()) == 0
+    assert int(cluster_embeddings(embedding, sigma, seed * 0.5, min_size=5).labels.max()) == 0
+
+
+def test_mutual_information_on_known_samples():
+    agree = torch.full((30, 4), 0.8)
+    assert torch.allclose(mutual_information(agree), torch.zeros(4), atol=1e-6)
+    split = torch.cat([torch.ones(15, 1), torch.zeros(15, 1)])  # total disagreement
+    assert mutual_information(split).item() == pytest.approx(math.log(2), abs=1e-4)
+    half = torch.tensor([[0.9], [0.1]])
+    entropy = lambda p: -(p * math.log(p) + (1 - p) * math.log(1 - p))  # noqa: E731
+    assert mutual_information(half).item() == pytest.approx(math.log(2) - entropy(0.9), abs=1e-5)
+
+
+def test_uncertainty_filter_keeps_confident_instances_and_relabels():
+    labels = torch.tensor([[1, 1, 0, 2, 2], [3, 3, 0, 2, 2]])
+    uncertainty = torch.tensor([[0.0, 0.01, 0.5, 0.3, 0.3], [0.001, 0.001, 0.5, 0.3, 0.3]])
+    assert torch.allclose(instance_uncertainty(labels, uncertainty), torch.tensor([0.005, 0.3, 0.001]))
+    filtered, kept = filter_uncertain(labels, uncertainty, tu=0.0125)
+    assert kept.tolist() == [True, False, True]
+    assert filtered.tolist() == [[1, 1, 0, 0, 0], [2, 2, 0, 0, 0]]
+
+
+def test_remove_border_instances():
+    labels = np.zeros((10, 10), np.uint16)
+    labels[0:3, 0:3] = 1
+    labels[4:6, 4:6] = 2
+    labels[7:10, 5:7] = 3
+    labels[2:4, 7:9] = 4
+    out = remove_border_instances(labels)
+    assert sorted(np.unique(out).tolist()) == [0, 1, 2]
+    assert (out[4:6, 4:6] == 1).all() and (out[2:4, 7:9] == 2).all()
