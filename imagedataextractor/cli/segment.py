@@ -11,6 +11,8 @@ METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1",
 
 
 def _bpartis_options(func):
+    func = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+                        help="bf16: bfloat16 convolutions, about 1.6x faster on CPUs with AVX512-BF16/AMX.")(func)
     func = click.option("--seed", default=0, show_default=True, help="Seed of the dropout masks.")(func)
     func = click.option("--tu", type=float, default=None, help="Uncertainty threshold (default: the model's, 0.0125).")(func)
     func = click.option("--samples", "-T", type=int, default=None, help="MC-dropout samples (default: the model's, 30).")(func)
@@ -18,12 +20,12 @@ def _bpartis_options(func):
     return func
 
 
-def _bpartis_config(model, samples, tu, seed):
+def _bpartis_config(model, samples, tu, seed, precision):
     from ..segment.predict import BPartISConfig
 
     if samples is not None and samples < 1:
         raise click.BadParameter("must be at least 1", param_hint="--samples")
-    return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed)
+    return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed, precision=precision)
 
 
 @click.command("segment")
@@ -35,7 +37,7 @@ def _bpartis_config(model, samples, tu, seed):
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the image border.")
 @click.option("--uncertainty-out", type=click.Path(path_type=Path), default=None, help="Write the per-pixel uncertainty as a 16-bit PNG (scaled to log 2 = 65535).")
 @click.option("--json", "as_json", is_flag=True, help="Print {n_particles, seconds} as JSON.")
-def segment_command(image, out, method, mode, model, samples, tu, seed, keep_border, uncertainty_out, as_json):
+def segment_command(image, out, method, mode, model, samples, tu, seed, precision, keep_border, uncertainty_out, as_json):
     """Segment the particles of IMAGE into an instance map at the input's size."""
     import math
     import time
@@ -50,7 +52,7 @@ def segment_command(image, out, method, mode, model, samples, tu, seed, keep_bor
         method = "bpartis-discriminative"
     pixels = read_image(image)
     started = time.perf_counter()
-    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed))
+    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision))
     seconds = time.perf_counter() - started
     _write_png(out, result.labels.astype(np.uint16))
     if uncertainty_out is not None:
@@ -108,7 +110,7 @@ def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, 
 @_bpartis_options
 @click.option("--limit", type=int, default=None, help="Only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per method.")
-def evaluate_command(data, split, method, mode, model, samples, tu, seed, limit, as_json):
+def evaluate_command(data, split, method, mode, model, samples, tu, seed, precision, limit, as_json):
     """Score segmentation methods on a dataset split (the BPartIS paper's metrics, COCO mAP, F1)."""
     from ..evaluate import PAPER_TABLE, evaluate_method
 
@@ -120,7 +122,7 @@ def evaluate_command(data, split, method, mode, model, samples, tu, seed, limit,
         raise click.BadParameter(f"{method!r} is not one of {', '.join(METHOD_NAMES)}, all", param_hint="--method")
     if mode == "discriminative" and methods == ["bpartis"]:
         methods = ["bpartis-discriminative"]
-    config = _bpartis_config(model, samples, tu, seed)
+    config = _bpartis_config(model, samples, tu, seed, precision)
     results = [evaluate_method(data, split=split, method=m, bpartis=config, limit=limit) for m in methods]
     if as_json:
         for result in results:
