@@ -88,14 +88,15 @@ def _write_png(path: Path, array) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
+@click.option("--init-weights", default=None, help="Start from this model bundle's weights (name or directory).")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None, help="After training, write the best weights as a model bundle here.")
-def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, export_dir):
+def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir):
     """Train BPartIS on an EMPS-layout dataset (validation on held-out publications of the train split)."""
     from ..train import TrainConfig, train
     from ..train.export import export_checkpoint
 
     config = TrainConfig(data=str(data), out_dir=str(out_dir), epochs=epochs, crop=crop, batch=batch, lr=lr, device=device, seed=seed)
-    best = train(config, resume=resume)
+    best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:
         bundle = export_checkpoint(best, export_dir)

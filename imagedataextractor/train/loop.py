@@ -81,11 +81,14 @@ def validation_loss(model: BPartISNet, images: torch.Tensor, labels: torch.Tenso
     return sum(losses) / max(len(images), 1)
 
 
-def train(config: TrainConfig, *, resume: str | Path | None = None, progress: bool = True) -> Path:
+def train(
+    config: TrainConfig, *, resume: str | Path | None = None, init_weights: str | None = None, progress: bool = True
+) -> Path:
     """Train BPartIS on an EMPS-layout directory; returns the path of the best checkpoint.
 
     Writes ``last.pt`` after every epoch and ``best.pt`` whenever the validation loss improves, plus
-    ``history.json``. ``resume`` continues from a ``last.pt`` (model, optimiser, RNG and epoch).
+    ``history.json``. ``resume`` continues from a ``last.pt`` (model, optimiser, RNG and epoch);
+    ``init_weights`` (a model bundle name or directory) starts from its weights with a fresh optimiser.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -100,6 +103,10 @@ def train(config: TrainConfig, *, resume: str | Path | None = None, progress: bo
 
     model = BPartISNet().to(config.device)
     model.init_output()
+    if init_weights:
+        from ..models import load_network, resolve
+
+        model.load_state_dict(load_network(resolve(init_weights)).state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     dataset = AugmentedCrops(train_images, train_labels, config.crop, seed=config.seed)
     history: list[dict] = []
@@ -132,7 +139,7 @@ def train(config: TrainConfig, *, resume: str | Path | None = None, progress: bo
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total, count = total + float(loss) * len(images), count + len(images)
+            total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
         val = validation_loss(model, *val_tensors, config.batch, config.device) if val_tensors else total / count
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, config.lr)

@@ -1,0 +1,62 @@
+"""A tiny training run: checkpoints, resume, export to a loadable bundle, CLI wiring."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from imagedataextractor.cli import main
+from imagedataextractor.errors import DatasetError
+from imagedataextractor.models import load_network
+from imagedataextractor.models.registry import read_bundle
+from imagedataextractor.train import TrainConfig, train
+from imagedataextractor.train.export import export_checkpoint
+
+
+@pytest.fixture()
+def tiny_dataset(tmp_path):
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "segmaps").mkdir()
+    rng = np.random.default_rng(0)
+    names = []
+    for i in range(6):
+        image = np.full((64, 64, 3), 30, np.uint8)
+        labels = np.zeros((64, 64), np.uint16)
+        yy, xx = np.mgrid[:64, :64]
+        for k in range(1, 4):
+            cy, cx = rng.integers(12, 52, 2)
+            disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 36
+            image[disc], labels[disc] = 220, k
+        name = f"img{i}"
+        Image.fromarray(image).save(root / "images" / f"{name}.png")
+        Image.fromarray(labels).save(root / "segmaps" / f"{name}.png")
+        names.append(name)
+    (root / "train.csv").write_text("\n".join(names) + "\n")
+    return root
+
+
+def test_train_resume_and_export(tiny_dataset, tmp_path):
+    config = TrainConfig(data=str(tiny_dataset), out_dir=str(tmp_path / "run"), epochs=1, crop=32, canvas=64, batch=2, val_fraction=0.0)
+    best = train(config, progress=False)
+    assert best.exists() and (tmp_path / "run" / "last.pt").exists()
+    resumed = TrainConfig(**{**config.__dict__, "epochs": 2})
+    train(resumed, resume=tmp_path / "run" / "last.pt", progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all(np.isfinite(h["train_loss"]) for h in history)
+    bundle = export_checkpoint(tmp_path / "run" / "last.pt", tmp_path / "bundle")
+    assert read_bundle(bundle.path).verify() and bundle.config["training"]["epochs"] == 2
+    load_network(bundle)
+
+
+def test_train_cli_rejects_a_non_dataset(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--epochs", "1"])
+    assert result.exit_code == 1 and "not a dataset directory" in result.output
+
+
+def test_split_file_must_exist(tiny_dataset):
+    (tiny_dataset / "train.csv").unlink()
+    with pytest.raises(DatasetError, match="train.csv"):
+        train(TrainConfig(data=str(tiny_dataset), epochs=1), progress=False)
