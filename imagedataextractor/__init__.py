@@ -8,3 +8,12 @@ import logging
 __version__ = "3.0.0.dev0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> object:  # PEP 562: lazy attributes
+    """``imagedataextractor.extract`` and ``ImageResult`` load the pipeline (and torch) on first use."""
+    if name in ("extract", "ImageResult"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

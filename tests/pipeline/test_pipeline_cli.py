@@ -1,0 +1,51 @@
+"""``ide extract`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from conftest import DISC_CENTRES, micrograph
+from PIL import Image
+
+from imagedataextractor.cli import main
+from imagedataextractor.store import open_db
+
+
+def test_extract_writes_folders_table_and_db(figure_path, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["extract", str(figure_path), "--out", str(out), "--method", "watershed", "--db", str(tmp_path / "ide.sqlite")])
+    assert result.exit_code == 0, result.output
+    assert "fig1_1" in result.output and "1 measured, 1 skipped, 0 failed" in result.output
+    assert {p.name for p in (out / "fig1_1").iterdir()} == {"overlay.png", "particles.csv", "rdf.png", "size_histogram.png", "summary.json"}
+    assert [p.name for p in (out / "fig1_2").iterdir()] == ["summary.json"]
+    with open_db(tmp_path / "ide.sqlite") as db:
+        assert db.counts()["particles"] == len(DISC_CENTRES)
+
+
+def test_extract_json_bpartis_two_samples(tmp_path):
+    image = tmp_path / "discs.png"
+    Image.fromarray(micrograph()[:128, :128]).save(image)
+    result = CliRunner().invoke(main, ["extract", str(image), "--out", str(tmp_path / "out"), "--no-split", "--samples", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["n_done"] == 1 and report["results"][0]["name"] == "discs"
+    summary = json.loads((tmp_path / "out" / "discs" / "summary.json").read_text())
+    assert summary["segmentation"]["method"] == "bpartis" and summary["segmentation"]["details"]["n_samples"] == 2
+
+
+def test_unwritable_out_is_one_line_error(figure_path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["extract", str(figure_path), "--out", str(blocker / "out"), "--method", "watershed"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
+
+
+def test_exit_status_nonzero_only_when_every_input_failed(figure_path, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"garbage")
+    all_failed = CliRunner().invoke(main, ["extract", str(broken), "--out", str(tmp_path / "a"), "--method", "watershed"])
+    assert all_failed.exit_code == 1 and "0 measured, 0 skipped, 1 failed" in all_failed.output
+    some_failed = CliRunner().invoke(main, ["extract", str(broken), str(figure_path), "--out", str(tmp_path / "b"), "--method", "watershed"])
+    assert some_failed.exit_code == 0 and "1 measured, 1 skipped, 1 failed" in some_failed.output

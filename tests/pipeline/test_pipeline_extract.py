@@ -1,0 +1,102 @@
+"""extract(): a drawn two-panel figure through split, scalebar, segmentation, measurement and store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DISC_CENTRES, DISC_RADIUS_PX, micrograph
+
+import imagedataextractor
+from imagedataextractor.pipeline import extract
+from imagedataextractor.store import open_db
+
+
+@pytest.fixture(scope="module")
+def figure_results(figure_path, tmp_path_factory):
+    db_path = tmp_path_factory.mktemp("db") / "ide.sqlite"
+    return extract(figure_path, method="watershed", db=db_path), db_path
+
+
+def test_micrograph_panel_measured_in_nm_without_the_scalebar(figure_results):
+    results, _ = figure_results
+    done = [r for r in results if r.status == "done"]
+    assert len(done) == 1
+    [result] = done
+    assert result.name == "fig1_1"
+    assert result.scalebar.text == "100 nm"
+    assert result.nm_per_px == pytest.approx(1.0, rel=0.02)
+    # one particle per disc: the bar and its label were blanked before segmentation
+    assert len(result.particles) == len(DISC_CENTRES)
+    assert result.particles["diameter_nm"].median() == pytest.approx(2 * DISC_RADIUS_PX, rel=0.05)
+    assert result.segmentation.dtype == np.uint16 and result.segmentation.shape == result.image.shape[:2]
+    assert result.size_distribution.unit == "nm" and result.size_distribution.counts.sum() == len(DISC_CENTRES)
+    assert result.aspect_ratios.counts.sum() == len(DISC_CENTRES)
+    frame = result.to_pandas()
+    assert list(frame.columns[:3]) == ["source", "name", "panel_label"] and len(frame) == len(DISC_CENTRES)
+    summary = json.loads(json.dumps(result.to_json()))
+    assert summary["units"] == "nm" and summary["summary"]["n_particles"] == len(DISC_CENTRES)
+
+
+def test_plot_panel_is_skipped_with_reason(figure_results):
+    results, _ = figure_results
+    [skipped] = [r for r in results if r.status == "skipped"]
+    assert "drawing" in skipped.reason
+    assert skipped.panel.bbox[0] >= 260 and skipped.particles.empty and skipped.segmentation is None
+
+
+def test_db_rows_written_and_rerun_replaces(figure_results, figure_path):
+    results, db_path = figure_results
+    with open_db(db_path) as db:
+        before = db.counts()
+        panels = db.read_table("panels")
+        extractions = db.read_table("extractions")
+    assert before["figures"] == 1 and before["panels"] == 2 and before["particles"] == len(DISC_CENTRES)
+    assert set(extractions["status"]) == {"done", "skipped"}
+    assert set(panels["skip_reason"].dropna()) == {results[1].reason}
+    [done] = extractions[extractions["status"] == "done"].to_dict("records")
+    assert done["method"] == "watershed" and done["source"] == str(figure_path)
+    assert done["software_version"] == imagedataextractor.__version__
+    extract(figure_path, method="watershed", db=db_path)
+    with open_db(db_path) as db:
+        assert db.counts() == before
+
+
+def test_directory_run_records_bad_file_as_failed(figure_path, tmp_path):
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "fig1.png").write_bytes(figure_path.read_bytes())
+    (folder / "broken.png").write_bytes(b"not a png at all")
+    (folder / "notes.txt").write_text("ignored: not an image suffix")
+    results = extract(folder, method="watershed", db=tmp_path / "ide.sqlite")
+    statuses = {(r.name, r.status) for r in results}
+    assert statuses == {("broken", "failed"), ("fig1_1", "done"), ("fig1_2", "skipped")}
+    [failed] = [r for r in results if r.status == "failed"]
+    assert "broken.png" in failed.reason and failed.panel is None and failed.image is None
+    with open_db(tmp_path / "ide.sqlite") as db:
+        assert db.status(str(folder / "broken.png"), job="extract") == "failed"
+        assert db.status(str(folder / "fig1.png"), job="extract") == "done"
+
+
+def test_array_without_scalebar_is_in_pixels():
+    [result] = extract(micrograph(with_scalebar=False), method="watershed", split=False)
+    assert result.source is None and result.name == "array" and result.status == "done"
+    assert result.nm_per_px is None and not result.scalebar.found
+    assert len(result.particles) == len(DISC_CENTRES)
+    assert not any(column.endswith("_nm") for column in result.particles.columns)
+    assert result.to_json()["units"] == "px" and result.size_distribution.unit == "px"
+
+
+def test_save_writes_every_file(tmp_path):
+    [result] = extract(micrograph(), method="watershed", split=False)
+    folder = result.save(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["overlay.png", "particles.csv", "rdf.png", "size_histogram.png", "summary.json"]
+    assert json.loads((folder / "summary.json").read_text())["scalebar"]["text"] == "100 nm"
+
+
+def test_package_import_stays_light_and_exposes_extract():
+    code = "import sys, imagedataextractor as ide; assert 'torch' not in sys.modules; assert callable(ide.extract)"
+    subprocess.run([sys.executable, "-c", code], check=True)
