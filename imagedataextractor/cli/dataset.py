@@ -198,5 +198,33 @@ def compare_command(root: Path, reference: Path, out_path: Path | None, as_json:
     )
 
 
+@dataset_group.command("build")
+@click.option("--doi-list", "doi_list", type=_existing_file, required=True, help="Text file of DOIs, one per line (# comments allowed).")
+@click.option("--out", "out_dir", type=_dir, required=True, help="Dataset folder to write: images/, metadata.csv, via_project.json.")
+@click.option("--corpus", "corpus_dir", type=_dir, default=None, help="Harvest corpus folder (reused across runs) [default: OUT/corpus].")
+@click.option("--db", "db", default=None, help="Also record the articles and figures in this database (path or SQLAlchemy URL).")
+@_json_option
+def build_command(doi_list: Path, out_dir: Path, corpus_dir: Path | None, db: str | None, as_json: bool) -> None:
+    """Harvest the DOIs, keep the micrograph panels of their figures, drop near-duplicates, and write
+    an unannotated dataset with a VIA 2 project to annotate. Endpoints and keys come from the
+    environment (see ide harvest). Exits 1 if any article or figure failed."""
+    from ..datasets.build import build_dataset
+    from ..harvest import read_doi_list
+
+    report = build_dataset(read_doi_list(doi_list), out_dir=out_dir, corpus_dir=corpus_dir, db=db, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        for failure in report.failures:
+            click.echo(f"failed: {failure}", err=True)
+        click.echo(
+            f"{report.out_dir}: {report.n_articles} articles, {report.n_figures} figures ({report.n_em_figures} EM), "
+            f"{report.n_panels} panels, {report.n_micrographs} micrographs, {report.n_duplicates} duplicates dropped, "
+            f"{report.n_written} images written, {len(report.failures)} failed"
+        )
+    if not report.ok:
+        click.get_current_context().exit(1)
+
+
 def register(group: click.Group) -> None:
     group.add_command(dataset_group)
