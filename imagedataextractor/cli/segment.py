@@ -90,12 +90,16 @@ def _write_png(path: Path, array) -> None:
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
 @click.option("--init-weights", default=None, help="Start from this model bundle's weights (name or directory).")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None, help="After training, write the best weights as a model bundle here.")
-def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir):
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="bf16: bfloat16 autocast, about 1.7x faster on CPUs with AVX512-BF16/AMX.")
+@click.option("--threads", type=int, default=0, help="Torch CPU threads (0: torch's default).")
+def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir, precision, threads):
     """Train BPartIS on an EMPS-layout dataset (validation on held-out publications of the train split)."""
     from ..train import TrainConfig, train
     from ..train.export import export_checkpoint
 
-    config = TrainConfig(data=str(data), out_dir=str(out_dir), epochs=epochs, crop=crop, batch=batch, lr=lr, device=device, seed=seed)
+    config = TrainConfig(data=str(data), out_dir=str(out_dir), epochs=epochs, crop=crop, batch=batch, lr=lr, device=device, seed=seed,
+                         precision=precision, threads=threads)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:

@@ -8,9 +8,13 @@ the same for every Monte Carlo dropout sample and can be computed once.
 
 from __future__ import annotations
 
+import copy
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 BN_EPS = 1e-3
 
@@ -25,7 +29,7 @@ class Downsampler(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.elu(self.bn(torch.cat([self.conv(x), self.pool(x)], 1)))
+        return F.elu(self.bn(torch.cat([self.conv(x), self.pool(x)], 1)), inplace=True)
 
 
 class FactorisedResidual(nn.Module):
@@ -41,10 +45,19 @@ class FactorisedResidual(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels, eps=BN_EPS)
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
 
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual branch up to (not including) its dropout."""
+        # In-place ELUs: their inputs are fresh conv/BN outputs that backward does not need.
+        y = F.elu(self.bn1(self.conv_h1(F.elu(self.conv_v1(x), inplace=True))), inplace=True)
+        return self.bn2(self.conv_h2(F.elu(self.conv_v2(y), inplace=True)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.elu(self.bn1(self.conv_h1(F.elu(self.conv_v1(x)))))
-        y = self.bn2(self.conv_h2(F.elu(self.conv_v2(y))))
-        return F.elu(self.dropout(y) + x)
+        return F.elu(self.dropout(self.residual(x)) + x, inplace=True)
+
+    def fuse_batch_norm(self) -> None:
+        """Fold the (eval-mode) batch norms into the convolutions before them; inference only."""
+        self.conv_h1, self.bn1 = fuse_conv_bn_eval(self.conv_h1, self.bn1), nn.Identity()
+        self.conv_h2, self.bn2 = fuse_conv_bn_eval(self.conv_h2, self.bn2), nn.Identity()
 
 
 class Upsampler(nn.Module):
@@ -57,7 +70,11 @@ class Upsampler(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        return F.elu(self.bn(self.conv(x)))
+        return F.elu(self.bn(self.conv(x)), inplace=True)
+
+    def fuse_batch_norm(self) -> None:
+        """Fold the (eval-mode) batch norm into the convolution; inference only."""
+        self.conv, self.bn = fuse_conv_bn_eval(self.conv, self.bn), nn.Identity()
 
 
 class Encoder(nn.Module):
@@ -91,9 +108,28 @@ class Decoder(nn.Module):
         )
         self.head = nn.Conv2d(16, out_channels, 3, padding=1)
 
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """The final bilinear x2 and 3x3 conv, (N, 16, H/2, W/2) -> (N, out_channels, H, W).
+
+        Both are linear, so the mean of the projections of several samples equals the projection
+        of their mean features.
+        """
+        return self.head(F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(self.layers(x), scale_factor=2, mode="bilinear", align_corners=False)
-        return self.head(x)
+        return self.project(self.layers(x))
+
+
+class Stem(NamedTuple):
+    """What no dropout reaches, computed once per image: the encoder's input to its first residual
+    block (N, 64, H/4, W/4) and that block's residual branch before its dropout (same shape)."""
+
+    features: torch.Tensor
+    residual: torch.Tensor
+
+    def expand(self, count: int) -> Stem:
+        """The same stem viewed as a batch of ``count`` (no copy)."""
+        return Stem(*(t.expand(count, -1, -1, -1) for t in self))
 
 
 class BPartISNet(nn.Module):
@@ -120,14 +156,29 @@ class BPartISNet(nn.Module):
             head.bias[0:2].fill_(0.0)
             head.bias[2:4].fill_(1.0)
 
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        """The part of the network that no dropout reaches: (N, 3, H, W) -> (N, 64, H/4, W/4)."""
-        return self.encoder.stem(x)
+    def stem(self, x: torch.Tensor) -> Stem:
+        """The part of the network that no dropout reaches, from (N, 3, H, W) images."""
+        features = self.encoder.stem(x)
+        return Stem(features, self.encoder.blocks[0].residual(features))
 
-    def from_stem(self, features: torch.Tensor) -> torch.Tensor:
+    def encode(self, stem: Stem) -> torch.Tensor:
+        """The encoder from :meth:`stem`'s output on: (N, 128, H/8, W/8)."""
+        first = self.encoder.blocks[0]
+        return self.encoder.blocks[1:](F.elu(first.dropout(stem.residual) + stem.features))
+
+    def from_stem(self, stem: Stem) -> torch.Tensor:
         """The rest of the network, from :meth:`stem`'s output to raw outputs (N, 5, H, W)."""
-        encoded = self.encoder.blocks(features)
+        encoded = self.encode(stem)
         return torch.cat([self.embedding_decoder(encoded), self.seed_decoder(encoded)], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.from_stem(self.stem(x))
+
+    def for_inference(self, dtype: torch.dtype = torch.float32) -> BPartISNet:
+        """A copy for inference: batch norms folded into the convolutions, weights in ``dtype``,
+        channels_last memory (oneDNN's fast CPU layout). Dropout still works (for MC sampling)."""
+        network = copy.deepcopy(self).eval()
+        for module in network.modules():
+            if isinstance(module, (FactorisedResidual, Upsampler)):
+                module.fuse_batch_norm()
+        return network.to(dtype=dtype, memory_format=torch.channels_last)

@@ -1,9 +1,12 @@
 """BPartIS inference: discriminative (one pass) or Bayesian (Monte Carlo dropout) with the
 per-instance uncertainty filter, as in Yildirim & Cole (2021).
 
-Speed: the network's stem (everything before the first dropout) runs once per image; the T samples
-then run as batches through the rest, and their outputs are reduced on the fly (sum of raw outputs,
-sum of seed probabilities and of per-sample seed entropies), so memory does not grow with T.
+Speed: inference runs on a copy of the network with batch norms folded into the convolutions, in
+channels_last layout (optionally bfloat16). The stem (everything before the first dropout,
+including the first residual branch) runs once per image; the T samples then run as batches
+through the rest, and their outputs are reduced on the fly (sums of embedding-decoder features, seed
+logits, seed probabilities and per-sample seed entropies), so memory does not grow with T; the
+embedding decoder's linear last layers run once, on the mean features.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from torch import nn
 from ..imageio import as_rgb
 from ..models.registry import ModelBundle, load_network, resolve
 from .cluster import cluster_outputs
+from .erfnet import BPartISNet
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
+
+
+#: Inference precisions: "bf16" stores weights and activations in bfloat16, about 2x faster on CPUs
+#: with AVX512-BF16 or AMX; every reduction over samples stays float32.
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,7 @@ class BPartISConfig:
         (masks are drawn per batch, so another batch_size gives other, equally valid, samples).
     batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
         2-core CPU, 10 was 1.4x slower).
-    precision: "bf16" runs the convolutions in bfloat16 autocast (about 1.5x faster on CPUs with
-        AVX512-BF16 or AMX); outputs are reduced in float32.
+    precision: a key of :data:`PRECISIONS`.
     """
 
     model: str | None = None
@@ -78,30 +86,33 @@ def to_input(image: np.ndarray, size: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def mc_outputs(
-    network: nn.Module, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3, precision: str = "fp32"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W)."""
-    with mc_dropout(network, seed), _autocast(precision):
-        features = network.stem(x)
-        raw_sum = torch.zeros(network.N_OUTPUTS, *x.shape[-2:])
-        probability_sum = torch.zeros(x.shape[-2:])
-        entropy_sum = torch.zeros(x.shape[-2:])
+def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W).
+
+    x: (1, 3, H, W) in [0, 1]. Runs in the network's dtype (see :meth:`BPartISNet.for_inference`)
+    and reduces in float32. The embedding decoder's last upsample and conv are linear, so they run
+    once, on the mean of the samples' features; the seed decoder runs whole per sample, because the
+    mutual information needs every sample's seed probabilities.
+    """
+    dtype = next(network.parameters()).dtype
+    height, width = x.shape[-2:]
+    with mc_dropout(network, seed):
+        stem = network.stem(x.to(dtype))
+        feature_sum = torch.zeros(())
+        logit_sum, probability_sum, entropy_sum = (torch.zeros(height, width) for _ in range(3))
         for start in range(0, n_samples, batch_size):
             count = min(batch_size, n_samples - start)
-            out = network.from_stem(features.expand(count, -1, -1, -1)).float()
-            raw_sum += out.sum(0)
-            probabilities = torch.sigmoid(out[:, 4])
+            encoded = network.encode(stem.expand(count))
+            feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
+            logits = network.seed_decoder(encoded)[:, 0].float()
+            logit_sum += logits.sum(0)
+            probabilities = torch.sigmoid(logits)
             probability_sum += probabilities.sum(0)
             entropy_sum += binary_entropy(probabilities).sum(0)
+        mean_features = (feature_sum / n_samples)[None].to(dtype).contiguous(memory_format=torch.channels_last)
+        embedding = network.embedding_decoder.project(mean_features)[0].float()
     information = binary_entropy(probability_sum / n_samples) - entropy_sum / n_samples
-    return raw_sum / n_samples, information.clamp(min=0.0)
-
-
-def _autocast(precision: str) -> contextlib.AbstractContextManager:
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    return torch.cat([embedding, (logit_sum / n_samples)[None]]), information.clamp(min=0.0)
 
 
 def remove_border_instances(labels: np.ndarray) -> np.ndarray:
@@ -115,14 +126,42 @@ def remove_border_instances(labels: np.ndarray) -> np.ndarray:
     return new_ids[labels]
 
 
+def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Instance labels at the network's resolution (S, S), ids 1..n, and their scores (n,) -> labels
+    (H, W) uint16 at the image's ``shape`` (nearest neighbour) and float32 scores of the ids kept.
+
+    Nearest-neighbour downscaling can drop a tiny instance entirely; ids stay contiguous and the
+    dropped instance's score goes with it. (Used by :meth:`BPartIS.segment`, and by the tu sweep
+    of the evaluation, which re-filters one set of MC outputs at several thresholds.)
+    """
+    height, width = shape
+    labels_np = np.asarray(Image.fromarray(labels.numpy().astype(np.int32)).resize((width, height), Image.Resampling.NEAREST))
+    labels_np = labels_np.astype(np.uint16)
+    present = np.unique(labels_np)
+    present = present[present > 0]
+    if len(present) != int(labels_np.max()):
+        remap = np.zeros(int(labels_np.max()) + 1, np.uint16)
+        remap[present] = np.arange(1, len(present) + 1, dtype=np.uint16)
+        labels_np, scores = remap[labels_np], scores[torch.from_numpy(present.astype(np.int64) - 1)]
+    return labels_np, scores.numpy().astype(np.float32)
+
+
 class BPartIS:
     """A loaded BPartIS model; create once (or use :func:`segment_bpartis`, which caches)."""
 
     def __init__(self, bundle: ModelBundle, device: str = "cpu") -> None:
         self.bundle = bundle
-        # channels_last lets oneDNN pick its fast convolution kernels: about 2.5x faster on CPU.
-        self.network = load_network(bundle, device).to(memory_format=torch.channels_last)
+        self.network = load_network(bundle, device)
         self.device = device
+        self._inference: dict[str, BPartISNet] = {}
+
+    def inference_network(self, precision: str = "fp32") -> BPartISNet:
+        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), built once."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if precision not in self._inference:
+            self._inference[precision] = self.network.for_inference(PRECISIONS[precision])
+        return self._inference[precision]
 
     def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
         """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
@@ -134,29 +173,21 @@ class BPartIS:
         tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
         seed_threshold = float(defaults.get("seed_threshold", 0.5))
         min_size = int(defaults.get("min_size", 128))
+        network = self.inference_network(config.precision)
         x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
         information = None
         if config.mode == "bayesian":
-            raw, information = mc_outputs(self.network, x, n_samples, seed=config.seed, batch_size=config.batch_size, precision=config.precision)
+            raw, information = mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size)
         else:
-            with torch.inference_mode(), _autocast(config.precision):
-                raw = self.network.eval()(x)[0].float()
+            with torch.inference_mode():
+                raw = network(x.to(PRECISIONS[config.precision]))[0].float()
         clusters = cluster_outputs(raw, seed_threshold=seed_threshold, min_size=min_size)
         labels, scores = clusters.labels, clusters.scores
         if information is not None and config.filter_uncertain:
             labels, kept = filter_uncertain(labels, information, tu)
             scores = scores[kept]
         height, width = image.shape[:2]
-        labels_np = np.asarray(Image.fromarray(labels.numpy().astype(np.int32)).resize((width, height), Image.Resampling.NEAREST))
-        labels_np = labels_np.astype(np.uint16)
-        # Nearest-neighbour downscaling can drop a tiny instance entirely; keep ids contiguous.
-        present = np.unique(labels_np)
-        present = present[present > 0]
-        if len(present) != int(labels_np.max()):
-            remap = np.zeros(int(labels_np.max()) + 1, np.uint16)
-            remap[present] = np.arange(1, len(present) + 1, dtype=np.uint16)
-            labels_np, scores = remap[labels_np], scores[torch.from_numpy(present.astype(np.int64) - 1)]
-        scores_np = scores.numpy().astype(np.float32)
+        labels_np, scores_np = to_image_size(labels, scores, (height, width))
         if not config.keep_border:
             inner = remove_border_instances(labels_np)
             kept_ids = np.unique(labels_np[(inner > 0)]) if inner.any() else np.zeros(0, np.int64)
