@@ -11,9 +11,14 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> object:  # PEP 562: lazy attributes
-    """``imagedataextractor.extract`` and ``ImageResult`` load the pipeline (and torch) on first use."""
+    """``imagedataextractor.extract``, ``ImageResult`` and ``extract_articles`` load the pipeline
+    (and torch) on first use."""
     if name in ("extract", "ImageResult"):
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name == "extract_articles":
+        from . import literature
+
+        return literature.extract_articles
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -230,12 +230,16 @@ def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segment
     return scalebar, segmentation, measured
 
 
-def _figure_results(source: str | None, stem: str, figure: np.ndarray, settings: _Settings) -> list[ImageResult]:
+def _figure_results(
+    source: str | None, stem: str, figure: np.ndarray, settings: _Settings, panels: list[Panel] | None = None
+) -> list[ImageResult]:
+    """Results for every panel of ``figure``; ``panels`` given (already split, as the article
+    pipeline does to decide an uncertain caption) are used instead of splitting again."""
     from .figsplit import split_figure
 
-    if settings.split:
+    if panels is None and settings.split:
         panels = split_figure(figure)
-    else:
+    elif panels is None:
         height, width = figure.shape[:2]
         panels = [Panel((0, 0, width, height), None, True, None, figure)]
     results = []
@@ -279,16 +283,31 @@ def _provenance_fields(result: ImageResult, settings: _Settings) -> dict:
     }
 
 
-def _store(db: Database, figure: np.ndarray, results: list[ImageResult], settings: _Settings) -> None:
+def _store(
+    db: Database,
+    figure: np.ndarray,
+    results: list[ImageResult],
+    settings: _Settings,
+    *,
+    figure_id: int | None = None,
+    doi: str | None = None,
+    locator: str | None = None,
+) -> None:
+    """Save every panel result of one figure. ``figure_id``: the figure's row when the caller
+    already upserted it (a figure of an article, keyed by ``doi`` and ``locator``); otherwise the
+    figure is keyed by its source path."""
     from .store import DistributionRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
 
     source = results[0].source
-    figure_sha = pixel_sha256(figure)
-    figure_id = db.upsert_figure(source=source or f"array:{figure_sha}", sha256=figure_sha, is_em=any(r.status != "skipped" for r in results))
+    if figure_id is None:
+        figure_sha = pixel_sha256(figure)
+        figure_id = db.upsert_figure(source=source or f"array:{figure_sha}", sha256=figure_sha, is_em=any(r.status != "skipped" for r in results))
     for result in results:
         panel = result.panel
         assert panel is not None  # results of a read figure always carry their panel
-        provenance = Provenance(**_provenance_fields(result, settings), source=source, status=result.status, reason=result.reason)
+        provenance = Provenance(
+            **_provenance_fields(result, settings), source=source, doi=doi, figure_locator=locator, status=result.status, reason=result.reason
+        )
         bar = result.scalebar
         scalebar = None
         if bar.found:

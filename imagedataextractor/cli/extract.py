@@ -1,8 +1,10 @@
-"""``ide extract``: the whole pipeline on figures or directories of figures, from the command line."""
+"""``ide extract``: the whole pipeline on figures (or folders of them) or on the EM figures of articles
+(local files, or DOIs harvested as needed), from the command line."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -11,33 +13,75 @@ from .db import DB_ENV
 
 
 @click.command("extract")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--doi-list", "doi_list", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Text file of DOIs, one per line (# comments allowed): harvest each article, then extract its EM figures.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="ide-out", show_default=True,
-              help="Folder for one sub-folder of results per panel.")
+              help="Images: one sub-folder of results per panel. Articles: holds the default database and corpus.")
 @click.option("--db", "db", envvar=DB_ENV, default=None,
-              help=f"Also save results in this database (SQLite path or SQLAlchemy URL). Default: none. Env: {DB_ENV}.")
+              help=f"Save results in this database (SQLite path or SQLAlchemy URL). Env: {DB_ENV}. "
+                   "Default: none for images, OUT/ide.sqlite for articles.")
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Corpus directory that --doi-list articles are harvested into (default: OUT/corpus).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Articles downloaded and parsed at once while figures are segmented.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Harvest config file with keys and URLs (default: $IDE_CONFIG, else ide.toml in the user config directory).")
 @click.option("--method", default="bpartis", show_default=True, help="Segmentation method (see `ide segment --help`).")
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the panel border.")
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
 @click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
 @click.option("--model", default=None, help="BPartIS model bundle name or directory (default: the shipped bpartis-emps).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {results: [...], n_done, n_skipped, n_failed}.")
-def extract_command(sources, out_dir, db, method, keep_border, no_split, samples, precision, model, as_json):
-    """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them).
+@click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
+def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_split, samples,
+                    precision, model, progress, as_json):
+    """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
+    the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
+    corpus laid out by DOI) or --doi-list FILE.
 
-    Writes OUT/<figure-stem>[_<panel label or index>]/ with summary.json, particles.csv,
+    Images: writes OUT/<figure-stem>[_<panel label or index>]/ with summary.json, particles.csv,
     overlay.png, size_histogram.png and rdf.png for every measured panel (summary.json only for
-    skipped and failed ones), and prints one line per panel. Exits non-zero only when every
-    input failed.
+    skipped and failed ones), and prints one line per panel.
+
+    Articles: harvests each DOI into the corpus (keys: IDE_ELSEVIER_API_KEY, IDE_SPRINGER_API_KEY;
+    see `ide harvest --help`), decides from each caption (and, when the caption is not clear, from
+    the image) whether a figure shows electron micrographs, measures those, and stores articles,
+    figures, panels, scalebars, particles, distributions and RDFs in the database. Interrupted
+    (Ctrl-C, kill), the same command resumes where it stopped. Prints failures, skip reasons and
+    totals.
+
+    Exits non-zero only when every input failed.
+
+    \b
+    Example:
+      ide extract --doi-list corpus/demo/dois.txt --out demo-out --method watershed
     """
-    from ..errors import IDEError
-    from ..pipeline import extract
     from ..segment import METHODS
     from ..segment.predict import BPartISConfig
 
     if method not in METHODS:
         raise click.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    if not sources and doi_list is None:
+        raise click.UsageError("give figures, articles or --doi-list FILE")
+    _check_writable(out_dir)
+    config = BPartISConfig(model=model, n_samples=samples, precision=precision)
+    options = dict(method=method, split=not no_split, keep_border=keep_border, bpartis=config)
+    from ..literature import is_article_source
+
+    article_sources = [s for s in sources if is_article_source(s)]
+    if doi_list is not None or article_sources:
+        if len(article_sources) != len(sources):
+            images = ", ".join(str(s) for s in sources if s not in article_sources)
+            raise click.UsageError(f"give either figures or articles, not both (not articles: {images})")
+        _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, config_file, options, progress, as_json)
+    else:
+        _extract_images(sources, out_dir, db, options, as_json)
+
+
+def _check_writable(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".ide-write-test"
@@ -45,10 +89,15 @@ def extract_command(sources, out_dir, db, method, keep_border, no_split, samples
         probe.unlink()
     except OSError as exc:
         raise click.ClickException(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
-    config = BPartISConfig(model=model, n_samples=samples, precision=precision)
+
+
+def _extract_images(sources, out_dir: Path, db, options: dict, as_json: bool) -> None:
+    from ..errors import IDEError
+    from ..pipeline import extract
+
     results = []
     for source in sources:
-        results.extend(extract(source, method=method, split=not no_split, db=db, keep_border=keep_border, bpartis=config))
+        results.extend(extract(source, db=db, **options))
     for result in results:
         try:
             result.save(out_dir)
@@ -68,6 +117,47 @@ def extract_command(sources, out_dir, db, method, keep_border, no_split, samples
             click.echo(f"{row['name']:<28}{row['status']:<9}{particles:>10}{scale:>9}{mean:>12}  {note}")
         click.echo(f"{counts['done']} measured, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir}")
     if results and counts["failed"] == len(results):
+        click.get_current_context().exit(1)
+
+
+def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, config_file, options: dict, progress, as_json: bool) -> None:
+    from ..harvest import HarvestConfig, load_settings, read_doi_list
+    from ..literature import extract_articles
+
+    dois = read_doi_list(doi_list) if doi_list is not None else []
+    try:
+        summary = extract_articles(
+            dois,
+            articles=sources,
+            db=db or out_dir / "ide.sqlite",
+            corpus=corpus_dir or out_dir / "corpus",
+            workers=workers,
+            harvest_config=HarvestConfig(article_workers=workers),
+            harvest_settings=load_settings(config_file=config_file) if dois else None,
+            progress=sys.stderr.isatty() if progress is None else progress,
+            **options,
+        )
+    except KeyboardInterrupt:
+        click.echo("Interrupted: run the same command again to resume where it stopped.", err=True)
+        click.get_current_context().exit(130)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict()))
+    else:
+        for article in summary.articles:
+            if article.status == "failed" or (article.status == "skipped" and article.reason != "already extracted"):
+                click.echo(f"{article.status:8s}{article.item}: {article.reason}")
+        for figure in summary.figures:
+            if figure.status == "failed":
+                click.echo(f"failed  {figure.article} {figure.locator}: {figure.reason}")
+        for reason, count in summary.reasons("skipped").most_common():
+            click.echo(f"skipped {count} figure{'s' * (count != 1)}: {reason}")
+        articles, figures = ({s: summary.count(s, of=of) for s in ("done", "skipped", "failed")} for of in ("articles", "figures"))
+        click.echo(
+            f"{len(summary.articles)} articles ({articles['done']} done, {articles['skipped']} skipped, {articles['failed']} failed), "
+            f"{len(summary.figures)} figures ({figures['done']} done, {figures['skipped']} skipped, {figures['failed']} failed): "
+            f"{summary.n_em_panels} EM panels, {summary.n_particles} particles in {summary.elapsed_s:.1f} s -> {summary.db}"
+        )
+    if summary.articles and summary.count("failed") == len(summary.articles):
         click.get_current_context().exit(1)
 
 

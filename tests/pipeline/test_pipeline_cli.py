@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from conftest import DISC_CENTRES, micrograph
+from pipeline_figures import DISC_CENTRES, micrograph
 from PIL import Image
 
 from imagedataextractor.cli import main

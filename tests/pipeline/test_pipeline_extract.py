@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DISC_CENTRES, DISC_RADIUS_PX, micrograph
+from pipeline_figures import DISC_CENTRES, DISC_RADIUS_PX, micrograph
 
 import imagedataextractor
 from imagedataextractor.pipeline import extract
