@@ -5,9 +5,11 @@
 
 Metrics: panel count accuracy (figures whose panel count is right), mean panel IoU (each true panel
 matched one-to-one to a predicted panel by the Hungarian method on IoU, unmatched = 0), label
-accuracy (labelled true panels whose matched panel, IoU >= 0.5, has the right letter), false labels
-(unlabelled true panels given a letter), micrograph accuracy (matched panels classified right), and
-seconds per figure (splitting, labels and classification; not drawing). Broken down by separator.
+accuracy (labelled true panels whose matched panel, IoU >= 0.5, has the right letter), label
+precision (of the letters reported for matched panels, the share that are right: a wrong letter or a
+letter on an unlabelled panel counts against it), false labels (unlabelled true panels given a
+letter), micrograph accuracy (matched panels classified right), and seconds per figure (splitting,
+labels and classification; not drawing). Broken down by separator.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ def score_figure(truth, predicted) -> dict:
     matrix = np.array([[iou(t.bbox, p.bbox) for p in predicted] for t in truth]) if predicted else np.zeros((len(truth), 0))
     rows, cols = linear_sum_assignment(-matrix) if predicted else ([], [])
     matched = {int(r): int(c) for r, c in zip(rows, cols)}
-    ious, labels_right, labelled, false_labels, unlabelled, kinds_right, kinds_seen = [], 0, 0, 0, 0, 0, 0
+    ious, labels_right, labelled, false_labels, unlabelled, reported, kinds_right, kinds_seen = [], 0, 0, 0, 0, 0, 0, 0
     for index, panel in enumerate(truth):
         overlap = matrix[index, matched[index]] if index in matched else 0.0
         ious.append(overlap)
         hit = predicted[matched[index]] if index in matched and overlap >= 0.5 else None
+        reported += hit is not None and hit.label is not None
         if panel.label is not None:
             labelled += 1
             labels_right += hit is not None and hit.label == panel.label
@@ -62,6 +65,7 @@ def score_figure(truth, predicted) -> dict:
         "labels_right": int(labels_right),
         "unlabelled": unlabelled,
         "false_labels": int(false_labels),
+        "reported_labels": int(reported),
         "kinds_seen": kinds_seen,
         "kinds_right": int(kinds_right),
         "non_micrographs": sum(not panel.is_micrograph for panel in truth),
@@ -79,6 +83,7 @@ def summarise(totals: dict, seconds: float) -> dict:
         "panel_count_accuracy": ratio("count_right", "figures"),
         "mean_panel_iou": ratio("iou_sum", "panels"),
         "label_accuracy": ratio("labels_right", "labelled"),
+        "label_precision": ratio("labels_right", "reported_labels"),
         "false_label_rate": ratio("false_labels", "unlabelled"),
         "micrograph_accuracy": ratio("kinds_right", "kinds_seen"),
         "seconds_per_figure": round(seconds / totals["figures"], 4),

@@ -200,7 +200,8 @@ def compare_command(root: Path, reference: Path, out_path: Path | None, as_json:
 
 @dataset_group.command("build")
 @click.option("--doi-list", "doi_list", type=_existing_file, required=True, help="Text file of DOIs, one per line (# comments allowed).")
-@click.option("--out", "out_dir", type=_dir, required=True, help="Dataset folder to write: images/, metadata.csv, via_project.json.")
+@click.option("--out", "out_dir", type=_dir, required=True,
+              help="Dataset folder to write: images/, metadata.csv, via_project.json. A rebuild there removes images it no longer writes; a folder with segmaps/ is refused.")
 @click.option("--corpus", "corpus_dir", type=_dir, default=None, help="Harvest corpus folder (reused across runs) [default: OUT/corpus].")
 @click.option("--db", "db", default=None, help="Also record the articles and figures in this database (path or SQLAlchemy URL).")
 @_json_option
@@ -221,6 +222,7 @@ def build_command(doi_list: Path, out_dir: Path, corpus_dir: Path | None, db: st
             f"{report.out_dir}: {report.n_articles} articles, {report.n_figures} figures ({report.n_em_figures} EM), "
             f"{report.n_panels} panels, {report.n_micrographs} micrographs, {report.n_duplicates} duplicates dropped, "
             f"{report.n_written} images written, {len(report.failures)} failed"
+            + (f", {len(report.removed)} stale images of an earlier build removed" if report.removed else "")
         )
     if not report.ok:
         click.get_current_context().exit(1)

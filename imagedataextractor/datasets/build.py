@@ -22,6 +22,12 @@ two panels are duplicates when the Hamming distance of their 64-bit perceptual h
 :data:`PHASH_MAX_DISTANCE` bits; the first one met (DOI-list order) is kept. On the 14 micrographs
 of the demo corpus, a copy scaled to 60 % and saved as JPEG quality 60 is 0 bits from its original,
 while distinct micrographs are 20-32 bits apart (minimum, median of the 91 pairs).
+
+Rebuilding into the same folder (after adding DOIs, say) replaces ``metadata.csv`` and the VIA
+project and removes the PNGs in ``images/`` that this build did not write (panels of DOIs no longer
+listed, or now dropped as duplicates), so ``images/`` and ``metadata.csv`` always list the same
+files. A folder that already holds instance maps (``segmaps/``, i.e. annotations were imported into
+it) is refused: replacing its ``metadata.csv`` would drop the annotated regions.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from PIL import Image
 from ..document.corpus import article_file, safe_filename
 from ..errors import DatasetError, IDEError
 from ..imageio import read_image
-from .layout import IMAGES, METADATA, METADATA_COLUMNS, with_progress
+from .layout import IMAGES, METADATA, METADATA_COLUMNS, SEGMAPS, list_stems, with_progress
 
 if TYPE_CHECKING:
     from ..document import Article
@@ -110,7 +116,8 @@ class BuildReport:
     n_articles: articles parsed; n_figures: their figures; n_em_figures: those whose caption names
     electron microscopy; n_panels: panels of all figures split; n_micrographs: panels classified as
     micrographs; n_duplicates: micrographs dropped as near-duplicates of one already kept;
-    images: the written images (``n_written`` of them); failures: articles and figures not used.
+    images: the written images (``n_written`` of them); failures: articles and figures not used;
+    removed: file names of stale images of an earlier build into the same folder, deleted.
     """
 
     out_dir: Path
@@ -123,6 +130,7 @@ class BuildReport:
     n_duplicates: int
     images: tuple[DatasetImage, ...]
     failures: tuple[BuildFailure, ...]
+    removed: tuple[str, ...] = ()
 
     @property
     def n_written(self) -> int:
@@ -146,6 +154,7 @@ class BuildReport:
             "n_written": self.n_written,
             "written": [image.filename for image in self.images],
             "failures": [{"item": f.item, "reason": f.reason} for f in self.failures],
+            "removed": list(self.removed),
             "ok": self.ok,
         }
 
@@ -189,7 +198,8 @@ def build_dataset(
     ----------
     dois : DOIs, as written (validated per DOI; a bad one becomes a failure).
     out_dir : dataset folder to write: ``images/``, ``metadata.csv`` and ``via_project.json``
-        (``metadata.csv`` and the VIA project are replaced; see the module docstring).
+        (``metadata.csv`` and the VIA project are replaced, and stale images of an earlier build
+        removed; a folder with ``segmaps/`` is refused: see the module docstring).
     corpus_dir : where articles are harvested to (the corpus layout); default ``out_dir/corpus``.
         Reruns fetch only what is missing. Endpoints and keys come from the environment.
     db : optional database (path or SQLAlchemy URL) in which the articles and the figures that
@@ -202,7 +212,8 @@ def build_dataset(
     Returns
     -------
     :class:`BuildReport`. A DOI that was not harvested, an article that cannot be parsed, or a figure
-    that cannot be read or split is recorded in ``failures`` and the build goes on.
+    that cannot be read or split is recorded in ``failures`` and the build goes on. Raises
+    :class:`DatasetError` before harvesting when ``out_dir`` holds annotated maps.
 
     Example
     -------
@@ -216,6 +227,11 @@ def build_dataset(
     from ..harvest.provenance import read_provenance
 
     out_dir = Path(out_dir)
+    if list_stems(out_dir, SEGMAPS):
+        raise DatasetError(
+            f"{out_dir}: holds annotated instance maps ({SEGMAPS}/); rebuilding would replace {METADATA} "
+            "and drop their regions, so build into a new folder"
+        )
     corpus = Path(corpus_dir) if corpus_dir is not None else out_dir / "corpus"
     dois = list(dois)
     summary = harvest(dois, corpus_dir=corpus, config=harvest_config, progress=progress)
@@ -283,6 +299,7 @@ def build_dataset(
                     )
                 )
 
+    removed = _remove_stale_images(out_dir / IMAGES, {image.filename for image in images})
     write_metadata(out_dir, images)
     write_via_project(out_dir / VIA_PROJECT, images, images_dir=out_dir / IMAGES, name=out_dir.name)
     if db is not None:
@@ -298,6 +315,7 @@ def build_dataset(
         n_duplicates=counts["duplicates"],
         images=tuple(images),
         failures=tuple(failures),
+        removed=removed,
     )
     log.info(
         "%s: %d articles, %d figures (%d EM), %d panels, %d micrographs, %d duplicates dropped, %d written, %d failed",
@@ -305,6 +323,16 @@ def build_dataset(
         report.n_micrographs, report.n_duplicates, report.n_written, len(report.failures),
     )
     return report
+
+
+def _remove_stale_images(images_dir: Path, written: set[str]) -> tuple[str, ...]:
+    """Delete the PNGs in ``images_dir`` that are not in ``written`` (left by an earlier build); their names."""
+    stale = tuple(f"{stem}.png" for stem in list_stems(images_dir.parent, images_dir.name) if f"{stem}.png" not in written)
+    for name in stale:
+        (images_dir / name).unlink()
+    if stale:
+        log.info("%s: removed %d image(s) of an earlier build that this build did not write", images_dir, len(stale))
+    return stale
 
 
 def write_metadata(out_dir: Path, images: Iterable[DatasetImage]) -> Path:

@@ -104,17 +104,24 @@ def write_image(source: Path, destination: Path, *, size_px: tuple[int, int], li
 
     A PNG already of that size is copied byte for byte (or symlinked when ``link``); anything else is
     decoded with :func:`read_image` and written as RGB PNG, resized with bicubic interpolation.
+    ``source`` may be ``destination`` itself (annotations imported into the folder the images are
+    in, as after ``ide dataset build``): a PNG of the right size is then left as it is.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
+    as_is = source.suffix.lower() == ".png" and image_size(source) == size_px
+    in_place = destination.exists() and not destination.is_symlink() and os.path.samefile(source, destination)
+    if as_is and in_place:
+        return
+    # Decoded before the destination is removed, since the destination may be the source.
+    image = None if as_is else Image.fromarray(read_image(source))
     if destination.is_symlink() or destination.exists():
         destination.unlink()
-    if source.suffix.lower() == ".png" and image_size(source) == size_px:
+    if image is None:
         if link:
             os.symlink(source.resolve(), destination)
         else:
             shutil.copyfile(source, destination)
         return
-    image = Image.fromarray(read_image(source))
     if image.size != size_px:
         image = image.resize(size_px, Image.Resampling.BICUBIC)
     image.save(destination)
@@ -130,8 +137,8 @@ def write_instance_map(labels: np.ndarray, destination: Path) -> None:
     Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint16)).save(destination)
 
 
-def read_metadata(root: Path) -> pd.DataFrame:
-    """``metadata.csv`` of ``root`` as strings (columns :data:`METADATA_COLUMNS`; empty when absent)."""
+def _read_metadata_table(root: Path) -> pd.DataFrame:
+    """``metadata.csv`` of ``root`` as strings with all its columns (at least :data:`METADATA_COLUMNS`)."""
     path = Path(root) / METADATA
     if not path.exists():
         return pd.DataFrame(columns=list(METADATA_COLUMNS), dtype=str)
@@ -146,7 +153,12 @@ def read_metadata(root: Path) -> pd.DataFrame:
     for column in METADATA_COLUMNS:
         if column not in frame.columns:
             frame[column] = ""
-    return frame[list(METADATA_COLUMNS)]
+    return frame
+
+
+def read_metadata(root: Path) -> pd.DataFrame:
+    """``metadata.csv`` of ``root`` as strings (columns :data:`METADATA_COLUMNS`; empty when absent)."""
+    return _read_metadata_table(root)[list(METADATA_COLUMNS)]
 
 
 def parse_regions(text: str, *, item: str) -> list[dict]:
@@ -169,15 +181,28 @@ def doi_by_stem(root: Path) -> dict[str, str]:
 
 
 def update_metadata(root: Path, rows: Sequence[MetadataRow]) -> None:
-    """Insert or replace ``rows`` in ``root/metadata.csv`` (keyed by filename), keeping the other rows."""
-    existing = read_metadata(root)
+    """Insert or replace ``rows`` in ``root/metadata.csv`` (keyed by filename), keeping the other rows.
+
+    A replaced row keeps its earlier DOI and locator where the new row has none, and its columns
+    beyond :data:`METADATA_COLUMNS` (the caption, source URL, licence, ... that ``ide dataset build``
+    writes), so annotations imported into a built dataset keep its provenance; new files get empty
+    cells there.
+    """
+    existing = _read_metadata_table(root)
+    extra = [c for c in existing.columns if c not in METADATA_COLUMNS]
     replaced = {row.filename for row in rows}
     kept = existing[~existing["filename"].isin(replaced)]
     new = pd.DataFrame(
         [(r.filename, r.doi, r.locator, repr(list(r.regions))) for r in rows], columns=list(METADATA_COLUMNS)
     )
+    previous = existing.drop(columns="regions").drop_duplicates("filename")
+    new = new.merge(previous, on="filename", how="left", suffixes=("", "_before"))
+    for column in ("doi", "locator"):
+        before = new.pop(f"{column}_before").fillna("")
+        new[column] = new[column].where(new[column] != "", before)
+    new = new.fillna("")
     frame = pd.concat([kept, new], ignore_index=True) if len(kept) else new
-    frame.to_csv(Path(root) / METADATA, index=False)
+    frame[[*METADATA_COLUMNS, *extra]].to_csv(Path(root) / METADATA, index=False)
 
 
 def read_split_file(path: Path) -> list[str]:

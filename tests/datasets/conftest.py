@@ -8,9 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_helpers import SHAPES_SIZE, write_png
+from dataset_helpers import DEMO, DEMO_KEYS, SHAPES_SIZE, write_png
 
 from imagedataextractor.datasets.layout import MetadataRow, update_metadata, write_instance_map
+from imagedataextractor.harvest.replay import ReplayServer
+
+
+@pytest.fixture(scope="module")
+def replay_env():
+    """The demo recording served on a free port of 127.0.0.1, every client pointed at it (for the module)."""
+    with ReplayServer(DEMO) as server, pytest.MonkeyPatch.context() as patch:
+        for name, value in {**server.env(), **DEMO_KEYS}.items():
+            patch.setenv(name, value)
+        patch.setenv("IDE_CONFIG", str(DEMO / "no-such-config.toml"))  # never the user's file
+        yield server
 
 
 @pytest.fixture

@@ -7,6 +7,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from imagedataextractor.harvest import HarvestConfig
+from imagedataextractor.harvest.config import DEFAULT_RATES_PER_S
+
+#: The recorded publisher responses served by the replay server (corpus/demo).
+DEMO = Path(__file__).resolve().parents[2] / "corpus" / "demo"
+#: The API keys the demo recording requires.
+DEMO_KEYS = {"IDE_ELSEVIER_API_KEY": "els-key-7f3a9c1e", "IDE_ELSEVIER_INSTTOKEN": "inst-token-52b8d0aa", "IDE_SPRINGER_API_KEY": "spr-key-e41c77d9"}
+#: Harvest settings for the local replay: short timeouts, no rate limit.
+FAST_HARVEST = HarvestConfig(
+    connect_timeout_s=2.0, read_timeout_s=2.0, max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05,
+    rates_per_s={name: 1000.0 for name in DEFAULT_RATES_PER_S},
+)
+
 #: Size (width, height) of the image of via_shapes.json's annotated entries.
 SHAPES_SIZE = (64, 48)
 

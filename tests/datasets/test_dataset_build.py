@@ -11,34 +11,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from dataset_helpers import DEMO, FAST_HARVEST, write_png
 
 from imagedataextractor.cli import main
 from imagedataextractor.datasets.build import VIA_PROJECT, BuildReport, build_dataset
 from imagedataextractor.datasets.layout import image_size, read_metadata
 from imagedataextractor.datasets.via import read_via
 from imagedataextractor.document.corpus import article_dir
-from imagedataextractor.harvest import HarvestConfig, harvest, read_doi_list
-from imagedataextractor.harvest.config import DEFAULT_RATES_PER_S
-from imagedataextractor.harvest.replay import ReplayServer
+from imagedataextractor.errors import DatasetError
+from imagedataextractor.harvest import harvest, read_doi_list
 
-DEMO = Path(__file__).resolve().parents[2] / "corpus" / "demo"
-KEYS = {"IDE_ELSEVIER_API_KEY": "els-key-7f3a9c1e", "IDE_ELSEVIER_INSTTOKEN": "inst-token-52b8d0aa", "IDE_SPRINGER_API_KEY": "spr-key-e41c77d9"}
-FAST = HarvestConfig(
-    connect_timeout_s=2.0, read_timeout_s=2.0, max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.05,
-    rates_per_s={name: 1000.0 for name in DEFAULT_RATES_PER_S},
-)
 REPRINTED = "10.1016/j.carbon.2019.12.021"
 REPRINT = "10.5555/ide-demo.reprint"
-
-
-@pytest.fixture(scope="module")
-def replay_env():
-    """The demo recording served on a free port, every client pointed at it (for this module)."""
-    with ReplayServer(DEMO) as server, pytest.MonkeyPatch.context() as patch:
-        for name, value in {**server.env(), **KEYS}.items():
-            patch.setenv(name, value)
-        patch.setenv("IDE_CONFIG", str(DEMO / "no-such-config.toml"))  # never the user's file
-        yield server
 
 
 def _add_reprint(corpus: Path) -> None:
@@ -55,9 +39,9 @@ def _add_reprint(corpus: Path) -> None:
 def built(replay_env, tmp_path_factory) -> BuildReport:
     root = tmp_path_factory.mktemp("build")
     dois = read_doi_list(DEMO / "dois.txt")
-    harvest(dois, corpus_dir=root / "corpus", config=FAST)
+    harvest(dois, corpus_dir=root / "corpus", config=FAST_HARVEST)
     _add_reprint(root / "corpus")
-    return build_dataset([*dois, REPRINT, "not-a-doi"], out_dir=root / "set", corpus_dir=root / "corpus", harvest_config=FAST)
+    return build_dataset([*dois, REPRINT, "not-a-doi"], out_dir=root / "set", corpus_dir=root / "corpus", harvest_config=FAST_HARVEST)
 
 
 def test_build_counts_and_failures(built: BuildReport) -> None:
@@ -102,6 +86,25 @@ def test_build_via_project_lists_every_image(built: BuildReport) -> None:
     assert sorted(e.filename for e in entries) == sorted(i.filename for i in built.images)
     assert all(e.regions == () for e in entries)
     assert {e.file_attributes["doi"] for e in entries} == {i.doi for i in built.images}
+
+
+def test_rebuild_removes_stale_images_and_refuses_an_annotated_folder(replay_env, tmp_path: Path) -> None:
+    corpus, out = tmp_path / "corpus", tmp_path / "set"
+    first = build_dataset([REPRINTED, "10.1016/j.snb.2019.127107"], out_dir=out, corpus_dir=corpus, harvest_config=FAST_HARVEST)
+    second = build_dataset([REPRINTED], out_dir=out, corpus_dir=corpus, harvest_config=FAST_HARVEST)
+    dropped = {i.filename for i in first.images} - {i.filename for i in second.images}
+    assert dropped and set(second.removed) == dropped and first.removed == ()
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(read_metadata(out)["filename"])
+
+    (out / "segmaps").mkdir()
+    write_png(out / "segmaps" / second.images[0].filename, 4, 4)
+    with pytest.raises(DatasetError, match="segmaps"):
+        build_dataset([REPRINTED], out_dir=out, corpus_dir=corpus, harvest_config=FAST_HARVEST)
+    dois = tmp_path / "dois.txt"
+    dois.write_text(f"{REPRINTED}\n")
+    result = CliRunner().invoke(main, ["dataset", "build", "--doi-list", str(dois), "--out", str(out), "--corpus", str(corpus)])
+    assert result.exit_code == 1 and "build into a new folder" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(read_metadata(out)["filename"])  # nothing touched
 
 
 def test_build_command_json(replay_env, tmp_path: Path) -> None:

@@ -160,6 +160,29 @@ def test_import_md5_naming_short_side_and_rerun(shapes_via: tuple[Path, Path], t
     assert len(pd.read_csv(out / "metadata.csv")) == 2  # a rerun replaces its rows
 
 
+@pytest.mark.parametrize("link", [False, True])
+def test_import_into_the_folder_of_its_images_keeps_them_and_their_metadata(tmp_path: Path, link: bool) -> None:
+    """The walk-through's ``import-via ... --images mydata/images --out mydata``: each image is its own
+    source, and the build's columns (caption, ...) and DOI must survive."""
+    root = tmp_path / "set"
+    kept, resized = write_png(root / "images" / "a.png", W, H, seed=1), write_png(root / "images" / "b.png", W, H, seed=2)
+    before = kept.read_bytes()
+    (root / "metadata.csv").write_text("filename,doi,locator,regions,caption\na.png,10.1/x,gr1,[],TEM of Au\nb.png,10.1/y,gr2,[],SEM of ZnO\n")
+    via_path = tmp_path / "annotated.json"
+    via_path.write_text(json.dumps(via_project({"a.png": [rect(2, 2, 5, 5)]})))
+    report = import_via(via_path, images_dir=root / "images", out_dir=root, link=link)
+    assert report.ok and report.written == ("a",)
+    assert not kept.is_symlink() and kept.read_bytes() == before
+    metadata = pd.read_csv(root / "metadata.csv", dtype=str, keep_default_na=False).set_index("filename")
+    assert list(metadata.columns) == ["doi", "locator", "regions", "caption"]
+    assert metadata.loc["a.png", ["doi", "locator", "caption"]].tolist() == ["10.1/x", "gr1", "TEM of Au"]  # the VIA entry had no DOI
+    assert "'rect'" in metadata.loc["a.png", "regions"] and metadata.loc["b.png", "caption"] == "SEM of ZnO"
+
+    via_path.write_text(json.dumps(via_project({"b.png": [rect(2, 2, 5, 5)]})))
+    assert import_via(via_path, images_dir=root / "images", out_dir=root, short_side_px=24).ok
+    assert read_image(resized).shape == (24, 32, 3)  # decoded before it was replaced by its resized copy
+
+
 def test_bad_items_are_reported_and_the_good_ones_still_written(tmp_path: Path) -> None:
     images = tmp_path / "figures"
     for name in ("good.png", "bad.png", "dup.png"):
