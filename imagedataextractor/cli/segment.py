@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1", "gmm", "watershed")
+METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
 
 
 def _bpartis_options(func):
@@ -80,26 +80,40 @@ def _write_png(path: Path, array) -> None:
 
 @click.command("train")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset directory in the EMPS layout.")
-@click.option("--out", "out_dir", default="runs/bpartis", show_default=True, type=click.Path(path_type=Path), help="Checkpoint directory.")
+@click.option("--method", "train_method", type=click.Choice(["bpartis", "unet", "dilated-unet-crf", "maskrcnn"]), default="bpartis", show_default=True,
+              help="Network to train: BPartIS, a learned baseline's U-Net, or Mask R-CNN (needs the 'maskrcnn' extra).")
+@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Checkpoint directory (default: runs/METHOD).")
 @click.option("--epochs", default=300, show_default=True)
 @click.option("--size", "crop", default=256, show_default=True, help="Training crop size in pixels (cut from 512-px images).")
 @click.option("--batch", default=5, show_default=True)
-@click.option("--lr", default=3e-4, show_default=True)
+@click.option("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 for bpartis, 1e-4 for the U-Nets, 1e-3 (AdamW) for maskrcnn).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
-@click.option("--init-weights", default=None, help="Start from this model bundle's weights (name or directory).")
+@click.option("--init-weights", default=None,
+              help="Start from this model bundle's weights (name or directory); for the U-Nets also a state_dict file "
+                   "(e.g. pretrained encoder weights under our parameter names: tensors matching by name and shape are used); "
+                   "for maskrcnn also torchvision's ImageNet weights of its backbone or COCO Mask R-CNN weights (a local .pth).")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None, help="After training, write the best weights as a model bundle here.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16: bfloat16 autocast, about 1.7x faster on CPUs with AVX512-BF16/AMX.")
 @click.option("--threads", type=int, default=0, help="Torch CPU threads (0: torch's default).")
-def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir, precision, threads):
-    """Train BPartIS on an EMPS-layout dataset (validation on held-out publications of the train split)."""
+def train_command(data, train_method, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir, precision, threads):
+    """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
+    held-out publications of the train split)."""
     from ..train import TrainConfig, train
     from ..train.export import export_checkpoint
+    from ..train.tasks import training_task
 
-    config = TrainConfig(data=str(data), out_dir=str(out_dir), epochs=epochs, crop=crop, batch=batch, lr=lr, device=device, seed=seed,
-                         precision=precision, threads=threads)
+    if train_method == "maskrcnn":  # Mask R-CNN computes its own losses, so it has its own loop and export
+        from ..train.maskrcnn import LR as default_lr
+        from ..train.maskrcnn import export_maskrcnn as export_checkpoint
+        from ..train.maskrcnn import train_maskrcnn as train
+    else:
+        default_lr = training_task(train_method).lr
+    config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
+                         lr=default_lr if lr is None else lr, device=device, seed=seed,
+                         precision=precision, threads=threads, method=train_method)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:
@@ -110,36 +124,87 @@ def train_command(data, out_dir, epochs, crop, batch, lr, device, seed, resume, 
 @click.command("evaluate")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset directory in the EMPS layout.")
 @click.option("--split", default="test", show_default=True, help="train, test or all.")
-@click.option("--method", default="bpartis", show_default=True, help=f"One of {', '.join(METHOD_NAMES)}, or 'all'.")
+@click.option("--method", default="bpartis", show_default=True,
+              help="A method of 'ide segment --method', several separated by commas, or 'all' (every registered method).")
 @click.option("--mode", type=click.Choice(["bayesian", "discriminative"]), default=None, help="BPartIS mode (shortcut for --method bpartis or bpartis-discriminative).")
 @_bpartis_options
+@click.option("--method-model", "method_models", multiple=True, metavar="METHOD=MODEL",
+              help="Model bundle for one method, overriding --model for it (repeatable); METHOD 'bpartis' covers its three modes.")
 @click.option("--limit", type=int, default=None, help="Only the first N images.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per method.")
-def evaluate_command(data, split, method, mode, model, samples, tu, seed, precision, limit, as_json):
-    """Score segmentation methods on a dataset split (the BPartIS paper's metrics, COCO mAP, F1)."""
-    from ..evaluate import PAPER_TABLE, evaluate_method
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per method (with --sweep-tu: one for the sweep).")
+@click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
+              help="Write an overlay grid PNG: rows = the first --grid-images images, columns = ground truth and each method.")
+@click.option("--grid-images", default=3, show_default=True, help="Rows of the --grid picture.")
+@click.option("--sweep-tu", is_flag=True, help="Instead: sweep BPartIS's uncertainty threshold (paper Fig. 6), one MC inference per image re-filtered at each tu.")
+@click.option("--tu-values", default=None, help="Comma-separated thresholds for --sweep-tu, 'none' = no filter (default: 0.0025 ... 0.05 and none).")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="With --sweep-tu: write the metrics-vs-tu plot PNG here.")
+def evaluate_command(data, split, method, mode, model, samples, tu, seed, precision, method_models, limit, as_json, grid_path, grid_images, sweep_tu, tu_values, plot_path):
+    """Score segmentation methods on a dataset split: the BPartIS paper's metrics, COCO mAP, F1,
+    seconds per image and the paper's particle-analysis check, beside the paper's figures."""
+    import math
 
-    if method == "all":
-        methods = list(METHOD_NAMES)
-    elif method in METHOD_NAMES:
-        methods = [method]
-    else:
-        raise click.BadParameter(f"{method!r} is not one of {', '.join(METHOD_NAMES)}, all", param_hint="--method")
-    if mode == "discriminative" and methods == ["bpartis"]:
-        methods = ["bpartis-discriminative"]
+    from ..evaluate import DEFAULT_TU_VALUES, compare_methods, resolve_methods
+    from ..evaluate import sweep_tu as run_sweep
+    from ..evaluate.figures import save_overlay_grid, save_sweep_plot
+    from ..evaluate.report import comparison_table, sweep_table
+
     config = _bpartis_config(model, samples, tu, seed, precision)
-    results = [evaluate_method(data, split=split, method=m, bpartis=config, limit=limit) for m in methods]
-    if as_json:
-        for result in results:
-            click.echo(json.dumps(result.to_json()))
+    if sweep_tu:
+        if grid_path is not None:
+            raise click.UsageError("--grid draws a method comparison; leave out --sweep-tu")
+        values = DEFAULT_TU_VALUES if tu_values is None else _parse_tu_values(tu_values)
+        sweep = run_sweep(data, split=split, bpartis=config, tu_values=values, limit=limit)
+        if plot_path is not None:
+            save_sweep_plot(plot_path, sweep)
+        if as_json:
+            click.echo(json.dumps(sweep.to_json()))
+        else:
+            click.echo(sweep_table(sweep))
+            best = sweep.best("AP")
+            click.echo(f"\n{sweep.n_images} images, T={sweep.n_samples}; best tu by AP: {'-' if math.isnan(best) else f'{best:g}'} (* = model default)")
         return
-    header = f"{'method':24} {'n':>4} {'AP':>6} {'AP50':>6} {'AP75':>6} {'mIoU':>6} {'mAP':>6} {'F1@.5':>6} {'s/img':>7}   paper AP/AP50/AP75/mIoU"
-    click.echo(header)
-    for result in results:
-        row = result.to_json()
-        cells = " ".join(f"{row[k]:6.3f}" if row[k] is not None else f"{'-':>6}" for k in ("AP", "AP50", "AP75", "mIoU", "mAP_coco", "F1_50"))
-        paper = "/".join(f"{v:.3f}" for v in PAPER_TABLE.get(result.method, ())) or "-"
-        click.echo(f"{result.method:24} {row['n_images']:4d} {cells} {row['seconds_per_image'] or 0:7.2f}   {paper}")
+    if plot_path is not None:
+        raise click.UsageError("--plot draws the tu sweep; add --sweep-tu")
+    if grid_images < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--grid-images")
+    names = resolve_methods(method if method == "all" else [name.strip() for name in method.split(",") if name.strip()])
+    if mode == "discriminative" and names == ["bpartis"]:
+        names = ["bpartis-discriminative"]
+    comparison = compare_methods(data, methods=names, split=split, bpartis=config, models=_method_models(method_models, names),
+                                 limit=limit, keep_examples=grid_images if grid_path is not None else 0)
+    if grid_path is not None:
+        save_overlay_grid(grid_path, comparison.examples, names)
+    if as_json:
+        for evaluation in comparison.evaluations:
+            click.echo(json.dumps(evaluation.to_json()))
+    else:
+        click.echo(comparison_table(comparison.evaluations))
+
+
+def _method_models(pairs: tuple[str, ...], names: list[str]) -> dict[str, str]:
+    """--method-model METHOD=MODEL pairs -> {method: model} over the methods evaluated."""
+    from ..segment.methods import BPARTIS_MODES
+
+    models = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"{pair!r} is not METHOD=MODEL", param_hint="--method-model")
+        for name in BPARTIS_MODES if key == "bpartis" else [key]:
+            if key == "bpartis" and name not in names:
+                continue
+            models[name] = value
+    return models
+
+
+def _parse_tu_values(text: str) -> tuple[float, ...]:
+    values = []
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            values.append(float("inf") if item.lower() in ("none", "inf") else float(item))
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not a number or 'none'", param_hint="--tu-values") from None
+    return tuple(values)
 
 
 @click.group("models")
@@ -176,7 +241,7 @@ def models_verify(model):
     from ..errors import ModelError
     from ..models import resolve
 
-    bundle = resolve(model)
+    bundle = resolve(model, arch=None)  # any architecture: only the checksum is checked
     if not bundle.verify():
         raise ModelError(f"{bundle.path}: weights do not match the recorded sha256")
     click.echo(f"{bundle.name}: OK ({bundle.config['sha256'][:12]})")

@@ -72,8 +72,11 @@ class ModelBundle:
         return self.weights_path.exists() and sha256_file(self.weights_path) == self.config.get("sha256")
 
 
-def read_bundle(path: str | Path) -> ModelBundle:
-    """Read the bundle in directory ``path``; raises :class:`ModelError` naming what is missing."""
+def read_bundle(path: str | Path, *, arch: str | None = ARCHITECTURE) -> ModelBundle:
+    """Read the bundle in directory ``path``; raises :class:`ModelError` naming what is missing.
+
+    ``arch``: the architecture the caller can load (refused if the bundle's differs); None accepts any.
+    """
     path = Path(path)
     config_path = path / "config.json"
     if not config_path.exists() or not (path / "weights.pt").exists():
@@ -82,13 +85,14 @@ def read_bundle(path: str | Path) -> ModelBundle:
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{config_path}: invalid JSON ({exc})") from None
-    if config.get("arch") != ARCHITECTURE:
-        raise ModelError(f"{config_path}: architecture {config.get('arch')!r} is not {ARCHITECTURE!r}")
+    if arch is not None and config.get("arch") != arch:
+        raise ModelError(f"{config_path}: architecture {config.get('arch')!r} is not {arch!r}")
     return ModelBundle(path, config)
 
 
 def list_models() -> list[ModelBundle]:
-    """Every readable bundle on the search path (a name found twice: the first one wins)."""
+    """Every readable bundle on the search path, of any architecture (a name found twice: the first
+    one wins)."""
     found: dict[str, ModelBundle] = {}
     for directory in search_path():
         if not directory.is_dir():
@@ -96,33 +100,37 @@ def list_models() -> list[ModelBundle]:
         for candidate in sorted(directory.iterdir()):
             if (candidate / "config.json").exists():
                 try:
-                    bundle = read_bundle(candidate)
+                    bundle = read_bundle(candidate, arch=None)
                 except ModelError:
                     continue
                 found.setdefault(bundle.name, bundle)
     return list(found.values())
 
 
-def resolve(model: str | Path | None = None) -> ModelBundle:
-    """Find a bundle by directory path or by name (default :data:`DEFAULT_MODEL`)."""
+def resolve(model: str | Path | None = None, *, arch: str | None = ARCHITECTURE) -> ModelBundle:
+    """Find a bundle by directory path or by name (default :data:`DEFAULT_MODEL`); ``arch`` as in
+    :func:`read_bundle`."""
     model = model or DEFAULT_MODEL
     if Path(model).is_dir():
-        return read_bundle(model)
+        return read_bundle(model, arch=arch)
     for directory in search_path():
         if (directory / str(model) / "config.json").exists():
-            return read_bundle(directory / str(model))
+            return read_bundle(directory / str(model), arch=arch)
     searched = ", ".join(str(d) for d in search_path())
     raise ModelError(f"model {model!r} not found (searched {searched}); see 'ide models list'")
 
 
-def write_bundle(state_dict: dict[str, "torch.Tensor"], out_dir: str | Path, config: dict[str, Any]) -> ModelBundle:
-    """Save a BPartIS state_dict as a bundle, recording its sha256 and the architecture."""
+def write_bundle(
+    state_dict: dict[str, "torch.Tensor"], out_dir: str | Path, config: dict[str, Any], *, arch: str = ARCHITECTURE
+) -> ModelBundle:
+    """Save a state_dict (BPartIS unless ``arch`` says otherwise) as a bundle, recording its sha256
+    and the architecture."""
     import torch
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, out_dir / "weights.pt")
-    config = {**config, "arch": ARCHITECTURE, "sha256": sha256_file(out_dir / "weights.pt")}
+    config = {**config, "arch": arch, "sha256": sha256_file(out_dir / "weights.pt")}
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return ModelBundle(out_dir, config)
 

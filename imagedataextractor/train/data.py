@@ -6,6 +6,7 @@ import hashlib
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -74,12 +75,41 @@ def colour_jitter(image: torch.Tensor, strength: float, generator: torch.Generat
     return image
 
 
+def warp_window(
+    image: np.ndarray, labels: np.ndarray, crop: int, window: int, *, rotate: bool, distort_px: float, generator: torch.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A crop x crop view of a window x window square of (H, W, 3) ``image`` and (H, W) ``labels`` at
+    a random centre, rotated by a uniform random angle (``rotate``) and elastically distorted: random
+    displacements (standard deviation ``distort_px``, in output pixels) on a coarse 3 x 3 grid,
+    bicubically interpolated, as in Ronneberger et al. (2015). Bilinear image, nearest labels;
+    reflected at the image border."""
+    h, w = labels.shape
+    half = window / 2.0
+    cy = half + torch.rand((), generator=generator).item() * max(h - window, 0)
+    cx = half + torch.rand((), generator=generator).item() * max(w - window, 0)
+    angle = 2.0 * math.pi * torch.rand((), generator=generator).item() if rotate else 0.0
+    scale = window / crop
+    ys, xs = np.mgrid[:crop, :crop].astype(np.float32) - (crop - 1) / 2.0
+    if distort_px > 0:
+        coarse = (torch.randn((2, 3, 3), generator=generator) * distort_px).numpy()
+        xs = xs + cv2.resize(coarse[0], (crop, crop), interpolation=cv2.INTER_CUBIC)
+        ys = ys + cv2.resize(coarse[1], (crop, crop), interpolation=cv2.INTER_CUBIC)
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    map_x = (cx + c * xs - s * ys).astype(np.float32)
+    map_y = (cy + s * xs + c * ys).astype(np.float32)
+    warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    # remap has no int32 support; instance ids are exact in float32 (far below 2**24).
+    warped_labels = cv2.remap(labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
+    return warped, warped_labels.astype(np.int32)
+
+
 class AugmentedCrops(Dataset):
     """Random crops of canvas-sized images with flips, right-angle rotations and colour jitter.
 
     Each item is (image (3, crop, crop) float in [0, 1], instances (crop, crop) int64). With
     probability ``zoom_probability`` the crop is taken at half size and scaled back up (bicubic
-    image, nearest labels), the paper's zoom augmentation.
+    image, nearest labels), the paper's zoom augmentation. ``rotate`` (any angle) and ``distort_px``
+    (elastic distortion, see :func:`warp_window`) add the U-Net's augmentations; both off by default.
     """
 
     def __init__(
@@ -91,9 +121,12 @@ class AugmentedCrops(Dataset):
         seed: int = 0,
         zoom_probability: float = 0.5,
         jitter: float = 0.3,
+        rotate: bool = False,
+        distort_px: float = 0.0,
     ) -> None:
         self.images, self.labels, self.crop = images, labels, crop
         self.zoom_probability, self.jitter = zoom_probability, jitter
+        self.rotate, self.distort_px = rotate, distort_px
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -107,10 +140,14 @@ class AugmentedCrops(Dataset):
         zoom = torch.rand((), generator=self.generator).item() < self.zoom_probability
         window = self.crop // 2 if zoom else self.crop
         window = min(window, image.shape[0], image.shape[1])
-        y, x = self._randint(image.shape[0] - window + 1), self._randint(image.shape[1] - window + 1)
-        image, labels = image[y : y + window, x : x + window], labels[y : y + window, x : x + window]
-        if window != self.crop:
-            image, labels = resize_pair(image, labels, self.crop)
+        if self.rotate or self.distort_px > 0:
+            image, labels = warp_window(image, labels, self.crop, window, rotate=self.rotate, distort_px=self.distort_px,
+                                        generator=self.generator)
+        else:
+            y, x = self._randint(image.shape[0] - window + 1), self._randint(image.shape[1] - window + 1)
+            image, labels = image[y : y + window, x : x + window], labels[y : y + window, x : x + window]
+            if window != self.crop:
+                image, labels = resize_pair(image, labels, self.crop)
         tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255.0
         target = torch.from_numpy(np.array(labels)).long()
         if self._randint(2):

@@ -9,14 +9,23 @@ from ..errors import ModelError
 from ..models.registry import ModelBundle, write_bundle
 
 
-def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, name: str = "bpartis-emps") -> ModelBundle:
-    """Write the model weights of a ``best.pt``/``last.pt`` from ``ide train`` as a bundle with the
-    paper's inference defaults and the training provenance (epochs, crop, data)."""
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, name: str | None = None) -> ModelBundle:
+    """Write the model weights of a ``best.pt``/``last.pt`` from ``ide train`` as a bundle of the
+    method it trained (default name ``<method>-emps``) with its inference defaults and the training
+    provenance (epochs, crop, data)."""
     import torch
+
+    from .tasks import training_task
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or "model" not in state:
         raise ModelError(f"{checkpoint}: not a training checkpoint written by 'ide train'")
+    method = state["config"].get("method", "bpartis")
+    return training_task(method).export(state, Path(out_dir), name or f"{method}-emps")
+
+
+def export_bpartis(state: dict, out_dir: Path, name: str) -> ModelBundle:
+    """A BPartIS training checkpoint's weights as a bundle with the paper's inference defaults."""
     config = {
         "name": name,
         "version": f"epoch{state['epoch']}-{datetime.date.today():%Y%m%d}",

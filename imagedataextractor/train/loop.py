@@ -7,26 +7,31 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..datasets import Sample, load_split
 from ..errors import ModelError
-from ..segment.erfnet import BPartISNet
 from ..segment.embedding import CANVAS
 from .data import AugmentedCrops, load_resized
 from .losses import bpartis_loss
+from .tasks import training_task
 
 log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one training run. Sizes in pixels; ``crop`` is cut from images resized to ``canvas``."""
+    """Settings of one training run. Sizes in pixels; ``crop`` is cut from images resized to ``canvas``.
+    ``method``: the network to train (:data:`~imagedataextractor.train.tasks.TRAINABLE`)."""
 
     data: str
     out_dir: str = "runs/bpartis"
@@ -41,6 +46,7 @@ class TrainConfig:
     threads: int = 0  # 0: leave torch's default
     precision: str = "fp32"  # "bf16": bfloat16 autocast for the network, about 1.7x faster on AVX512-BF16 CPUs
     split: str = "train"
+    method: str = "bpartis"
 
 
 @dataclass
@@ -71,26 +77,32 @@ def _save(payload: dict, path: Path) -> None:
 
 
 @torch.no_grad()
-def validation_loss(model: BPartISNet, images: torch.Tensor, labels: torch.Tensor, batch: int, device: str) -> float:
-    """Mean loss over whole canvas images, dropout and BN in eval mode."""
+def validation_loss(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int, device: str, loss: LossFn = bpartis_loss
+) -> float:
+    """Mean ``loss`` over whole canvas images, dropout and BN in eval mode."""
     model.eval()
     losses = []
     for start in range(0, len(images), batch):
         x = images[start : start + batch].to(device).permute(0, 3, 1, 2).float() / 255.0
         y = labels[start : start + batch].to(device).long()
-        losses.append(float(bpartis_loss(model(x), y)) * len(x))
+        losses.append(float(loss(model(x), y)) * len(x))
     return sum(losses) / max(len(images), 1)
 
 
 def train(
     config: TrainConfig, *, resume: str | Path | None = None, init_weights: str | None = None, progress: bool = True
 ) -> Path:
-    """Train BPartIS on an EMPS-layout directory; returns the path of the best checkpoint.
+    """Train ``config.method``'s network (BPartIS by default) on an EMPS-layout directory; returns
+    the path of the best checkpoint.
 
     Writes ``last.pt`` after every epoch and ``best.pt`` whenever the validation loss improves, plus
     ``history.json``. ``resume`` continues from a ``last.pt`` (model, optimiser, RNG and epoch);
-    ``init_weights`` (a model bundle name or directory) starts from its weights with a fresh optimiser.
+    ``init_weights`` (a model bundle name or directory; for the U-Net baselines also a state_dict
+    file, of which every tensor matching by name and shape is used, e.g. pretrained encoder weights)
+    starts from its weights with a fresh optimiser.
     """
+    task = training_task(config.method)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -103,20 +115,19 @@ def train(
     val_images, val_labels = load_resized(val_samples, config.canvas, cache) if val_samples else (None, None)
 
     # channels_last: the factorised 3x1/1x3 convs run about 15% faster in this layout on CPU
-    model = BPartISNet().to(config.device, memory_format=torch.channels_last)
-    model.init_output()
+    model = task.build().to(config.device, memory_format=torch.channels_last)
     if init_weights:
-        from ..models import load_network, resolve
-
-        model.load_state_dict(load_network(resolve(init_weights)).state_dict())
+        task.initialise(model, init_weights)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    dataset = AugmentedCrops(train_images, train_labels, config.crop, seed=config.seed)
+    dataset = AugmentedCrops(train_images, train_labels, config.crop, seed=config.seed, **task.augmentation)
     history: list[dict] = []
     start_epoch = 0
     if resume:
         state = torch.load(resume, map_location=config.device, weights_only=False)
         if "model" not in state or "optimiser" not in state:
             raise ModelError(f"{resume}: not a training checkpoint written by 'ide train'")
+        if state.get("config", {}).get("method", "bpartis") != config.method:
+            raise ModelError(f"{resume}: a checkpoint of method {state['config'].get('method', 'bpartis')!r}, not {config.method!r}")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         for group in optimiser.param_groups:
@@ -139,13 +150,13 @@ def train(
             images, labels = images.to(config.device, memory_format=torch.channels_last), labels.to(config.device)
             with torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
                 outputs = model(images)
-            loss = bpartis_loss(outputs.float(), labels)
+            loss = task.loss(outputs.float(), labels)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
-        val = validation_loss(model, *val_tensors, config.batch, config.device) if val_tensors else total / count
+        val = validation_loss(model, *val_tensors, config.batch, config.device, task.loss) if val_tensors else total / count
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, config.lr)
         history.append(asdict(record))
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)

@@ -139,6 +139,22 @@ def _merge_shallow_basins(basins: np.ndarray, height: np.ndarray, h: float) -> n
     return roots[basins]
 
 
+def split_by_distance(mask: np.ndarray, *, h_px: float, min_area_px: int) -> np.ndarray:
+    """Split a foreground mask into convex-ish instances: watershed of the negated Euclidean distance
+    transform from every regional maximum, basins merged while a peak rises less than ``h_px`` pixels
+    above its pass (h-maxima markers), instances < ``min_area_px`` pixels dropped.
+
+    mask: (H, W) bool. Returns (H, W) int labels (0 = background; ids not consecutive).
+    Also the instance-separation stage of the learned ``unet`` baseline.
+    """
+    if not mask.any():
+        return np.zeros(mask.shape, np.int32)
+    distance = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    peaks, _ = ndi.label(local_maxima(distance) & mask)
+    basins = watershed(-distance, peaks, mask=mask)
+    return _remove_small(_merge_shallow_basins(basins, distance, h_px), min_area_px)
+
+
 def segment_watershed(image: np.ndarray, *, config: WatershedConfig = WatershedConfig()) -> Segmentation:
     """Segment particles with the classic distance-transform watershed.
 
@@ -178,9 +194,6 @@ def segment_watershed(image: np.ndarray, *, config: WatershedConfig = WatershedC
     mask = _remove_small(blobs, config.min_area_px) > 0
     if not mask.any():
         return make_segmentation(np.zeros(grey.shape, np.int32), scores=None, method=METHOD, details=details)
-    distance = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    peaks, _ = ndi.label(local_maxima(distance) & mask)
-    basins = watershed(-distance, peaks, mask=mask)
-    labels = _remove_small(_merge_shallow_basins(basins, distance, config.h_px), config.min_area_px)
+    labels = split_by_distance(mask, h_px=config.h_px, min_area_px=config.min_area_px)
     log.debug("watershed: %d instances (particles %s)", labels.max(), "bright" if bright else "dark")
     return make_segmentation(labels, scores=None, method=METHOD, details=details)

@@ -1,0 +1,123 @@
+"""Every segmentation method side by side on the EMPS test split: regenerates the comparison table
+(paper metrics, COCO mAP, F1, seconds per image, the particle-analysis check), the overlay grid,
+the uncertainty-threshold sweep (table and plot), and rewrites the marked section of BENCHMARKS.md.
+
+    python benchmarks/methods_comparison.py --data ../shared/emps [--limit N] [-T 30] [--bpartis-model M]
+
+Methods are whatever ``segment.METHODS`` holds when it runs. Figures go to benchmarks/figures/,
+the numbers also to benchmarks/figures/methods_comparison.json. The section of BENCHMARKS.md between
+the two marker comments is replaced (appended at the end when the markers are missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+from imagedataextractor.datasets import default_emps_dir
+from imagedataextractor.evaluate import DEFAULT_TU_VALUES, compare_methods, resolve_methods, sweep_tu
+from imagedataextractor.evaluate.figures import save_overlay_grid, save_sweep_plot
+from imagedataextractor.evaluate.report import comparison_table, sweep_table
+from imagedataextractor.segment.methods import BPARTIS_MODES
+from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN = "<!-- methods-comparison:begin (written by benchmarks/methods_comparison.py; edits here are overwritten) -->"
+END = "<!-- methods-comparison:end -->"
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with everything between the markers (markers kept) replaced by ``section``; the
+    marked section is appended when the markers are absent."""
+    block = f"{BEGIN}\n{section.strip()}\n{END}"
+    pattern = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.DOTALL)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=default_emps_dir(), help="EMPS-layout directory (default: $IDE_EMPS_DIR or ../shared/emps).")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=None, help="Only the first N images (default: the whole split).")
+    parser.add_argument("--methods", default="all", help="'all' or comma-separated method names.")
+    parser.add_argument("-T", "--samples", type=int, default=None, help="BPartIS MC samples (default: the model's).")
+    parser.add_argument("--bpartis-model", default=None, help="BPartIS model bundle for its three modes (default: the shipped one).")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--grid-images", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="Torch CPU threads.")
+    parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
+    parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    names = resolve_methods(args.methods if args.methods == "all" else args.methods.split(","))
+    bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision)
+    models = {name: args.bpartis_model for name in BPARTIS_MODES if name in names and args.bpartis_model}
+    comparison = compare_methods(args.data, methods=names, split=args.split, bpartis=bpartis, models=models,
+                                 limit=args.limit, keep_examples=args.grid_images)
+    args.figures.mkdir(parents=True, exist_ok=True)
+    grid_path, plot_path = args.figures / "methods_grid.png", args.figures / "tu_sweep.png"
+    # Methods that ran on none of the example images (e.g. no trained model here) get no column.
+    shown = [name for name in names if any(name in example.predictions for example in comparison.examples)]
+    save_overlay_grid(grid_path, comparison.examples, shown, cell=192)
+    sweep = sweep_tu(args.data, split=args.split, bpartis=BPartISConfig(model=args.bpartis_model, n_samples=args.samples, precision=args.precision),
+                     tu_values=DEFAULT_TU_VALUES, limit=args.limit)
+    save_sweep_plot(plot_path, sweep)
+
+    bundle = get_bpartis(args.bpartis_model).bundle
+    n_images = len(comparison.evaluations[0].per_image) if comparison.evaluations else 0
+    subset = "the whole split" if args.limit is None else f"the first {n_images} images of the split (--limit {args.limit})"
+    setting = (f"{datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, torch threads {args.threads}; "
+               f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}")
+    command = "python benchmarks/methods_comparison.py --data DIR" + (f" --limit {args.limit}" if args.limit else "") + \
+        (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "")
+
+    def rel(path: Path) -> str:
+        return os.path.relpath(path.resolve(), args.benchmarks.resolve().parent)
+
+    section = f"""## Method comparison on the EMPS {args.split} split (issue 5)
+
+`{command}` ({setting}). Images: {subset}; every method on the same images, at native resolution,
+border particles kept. Metrics are means over images; s/img is the median (shared CPU: an upper bound).
+`size cos`, `AR cos`: cosine distance between predicted and true histograms of particle area and of
+Feret aspect ratio; `RDF rmse`: RMSE between predicted and true g(r); means over the `n>=30` images
+with at least 30 true particles (the paper's selection). Binning: `imagedataextractor/evaluate/analysis.py`.
+The paper's figures are its full 99-image test split.
+
+{comparison_table(comparison.evaluations, style="markdown")}
+
+Overlays (rows: the first {len(comparison.examples)} images; columns: ground truth, then each method that ran on them;
+captions: particles and F1@0.5):
+
+![overlay grid]({rel(grid_path)})
+
+### Uncertainty threshold sweep (paper Fig. 6)
+
+`ide evaluate --data DIR --sweep-tu` on the same images: one MC inference per image, re-filtered at
+each tu (`*`: the model's default; `none`: no filter, the Bayesian mode). Best tu by AP: {sweep.best("AP"):g}.
+
+{sweep_table(sweep, style="markdown")}
+
+![tu sweep]({rel(plot_path)})
+"""
+    args.benchmarks.write_text(replace_section(args.benchmarks.read_text() if args.benchmarks.exists() else "# Benchmarks\n", section))
+    (args.figures / "methods_comparison.json").write_text(json.dumps(
+        {"setting": setting, "command": command, "methods": [e.to_json() for e in comparison.evaluations], "tu_sweep": sweep.to_json()},
+        indent=1) + "\n")
+    print(comparison_table(comparison.evaluations))
+    print()
+    print(sweep_table(sweep))
+    print(f"\nwrote {args.benchmarks}, {grid_path}, {plot_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Tables of evaluation results, as aligned text (the CLI) or Markdown (BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from .analysis import ANALYSIS_KEYS, PAPER_ANALYSIS
+from .metrics import METRIC_KEYS
+from .runner import PAPER_TABLE, Evaluation
+from .sweep import TuSweep
+
+Style = Literal["text", "markdown"]
+
+_METRIC_HEADERS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "mIoU": "mIoU", "mAP_coco": "mAP", "F1_50": "F1@.5"}
+# Failure notes quote the first error up to this many characters.
+_NOTE_CHARS = 200
+_ANALYSIS_HEADERS = {"size_hist_cosine": "size cos", "aspect_hist_cosine": "AR cos", "rdf_rmse": "RDF rmse"}
+
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def render(header: Sequence[str], rows: Iterable[Sequence[str]], *, style: Style = "text") -> str:
+    """A table: Markdown pipes, or text with the first column left-aligned and the others right."""
+    rows = [list(row) for row in rows]
+    if style == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *rest = cells
+        return "  ".join([first.ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(rest, widths[1:]))])
+
+    return "\n".join(line(cells) for cells in [list(header), *rows])
+
+
+def comparison_table(evaluations: Sequence[Evaluation], *, style: Style = "text") -> str:
+    """One row per method: images scored, metrics, median seconds per image, the particle-analysis
+    distances (means over images with >= 30 true particles, and how many), the paper's AP / AP50 /
+    AP75 / mIoU and its analysis distances ('-' where the paper has none). Methods that failed on
+    some images get a line each below the table."""
+    header = ["method", "images", *(_METRIC_HEADERS[k] for k in METRIC_KEYS), "s/img",
+              *(_ANALYSIS_HEADERS[k] for k in ANALYSIS_KEYS), "n>=30", "paper AP/AP50/AP75/mIoU", "paper size/AR/RDF"]
+    rows = []
+    notes = []
+    for evaluation in evaluations:
+        summary = evaluation.summary
+        n_failed = int(summary.get("n_failed", 0))
+        scored = len(evaluation.per_image) - n_failed
+        paper = PAPER_TABLE.get(evaluation.method)
+        paper_analysis = PAPER_ANALYSIS.get(evaluation.method)
+        rows.append([
+            evaluation.method,
+            str(scored),
+            *(_cell(summary.get(k)) for k in METRIC_KEYS),
+            _cell(summary.get("seconds_per_image"), 2),
+            *(_cell(summary.get(k), 4) for k in ANALYSIS_KEYS),
+            str(int(summary.get("n_analysis_images", 0))),
+            "/".join(f"{v:.3f}" for v in paper) if paper else "-",
+            "/".join(f"{v:.4f}" for v in paper_analysis) if paper_analysis else "-",
+        ])
+        if n_failed:
+            first = evaluation.errors[0]
+            first = first if len(first) <= _NOTE_CHARS else first[: _NOTE_CHARS - 3] + "..."
+            notes.append(f"{evaluation.method}: failed on {n_failed} of {len(evaluation.per_image)} images ({first})")
+    table = render(header, rows, style=style)
+    if not notes:
+        return table
+    bullet = "- " if style == "markdown" else ""
+    return table + "\n\n" + "\n".join(bullet + note for note in notes)
+
+
+def sweep_table(sweep: TuSweep, *, style: Style = "text") -> str:
+    """One row per threshold: tu ('none' = no filter), mean metrics, instances kept; the model's
+    default threshold is marked with '*'."""
+    header = ["tu", *(_METRIC_HEADERS[k] for k in METRIC_KEYS), "kept"]
+    rows = []
+    for row in sweep.summary.to_dict("records"):
+        tu = row["tu"]
+        label = "none" if math.isinf(tu) else f"{tu:g}" + ("*" if math.isclose(tu, sweep.model_tu) else "")
+        rows.append([label, *(_cell(row[k]) for k in METRIC_KEYS), str(int(row["n_pred"]))])
+    return render(header, rows, style=style)
