@@ -50,6 +50,27 @@ def test_mc_dropout_is_seeded_restores_eval_and_global_rng():
         assert all(not m.training for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
+def test_fast_mc_outputs_equal_plain_stacked_samples():
+    """Folded BN, the stem once, the embedding head on mean features: same numbers as stacking T
+    plain forward passes with the same dropout masks."""
+    torch.manual_seed(0)
+    net = BPartISNet()
+    for module in net.modules():  # non-trivial batch-norm statistics, so folding is exercised
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    net.eval()
+    x = torch.rand(1, 3, 64, 64)
+    n_samples, batch = 6, 3
+    with torch.no_grad(), mc_dropout(net, seed=5):
+        stem = net.stem(x)
+        stacked = torch.cat([net.from_stem(stem.expand(batch)) for _ in range(n_samples // batch)])
+    raw, information = mc_outputs(net.for_inference(), x, n_samples, seed=5, batch_size=batch)
+    assert torch.allclose(raw, stacked.mean(0), atol=1e-4)
+    assert torch.allclose(information, mutual_information(torch.sigmoid(stacked[:, 4])).clamp(min=0), atol=1e-5)
+
+
 def _synthetic_embeddings(centres, radius, size=64):
     """Two discs whose pixels embed exactly onto their centre: perfect embeddings."""
     coords = coordinate_map(size, size)
