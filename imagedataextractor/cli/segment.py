@@ -43,7 +43,6 @@ def segment_command(image, out, method, mode, model, samples, tu, seed, precisio
     import time
 
     import numpy as np
-    from PIL import Image
 
     from ..imageio import read_image
     from ..segment.methods import segment
@@ -101,15 +100,17 @@ def _write_png(path: Path, array) -> None:
 def train_command(data, train_method, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir, precision, threads):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
-    from ..train import TrainConfig, train
-    from ..train.export import export_checkpoint
-    from ..train.tasks import training_task
+    from ..train import TrainConfig
 
     if train_method == "maskrcnn":  # Mask R-CNN computes its own losses, so it has its own loop and export
         from ..train.maskrcnn import LR as default_lr
         from ..train.maskrcnn import export_maskrcnn as export_checkpoint
         from ..train.maskrcnn import train_maskrcnn as train
     else:
+        from ..train import train
+        from ..train.export import export_checkpoint
+        from ..train.tasks import training_task
+
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
                          lr=default_lr if lr is None else lr, device=device, seed=seed,

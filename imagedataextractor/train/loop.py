@@ -70,6 +70,17 @@ def split_by_publication(samples: list[Sample], val_fraction: float) -> tuple[li
     return (train, val) if train else (samples, [])
 
 
+def save_epoch(out_dir: Path, payload: dict, val_loss: float, best: float) -> float:
+    """Write ``last.pt`` (and ``best.pt`` when ``val_loss`` beats ``best``) and ``history.json``
+    from an epoch's checkpoint ``payload``; returns the new best validation loss."""
+    _save(payload, out_dir / "last.pt")
+    if val_loss < best:
+        best = val_loss
+        _save(payload, out_dir / "best.pt")
+    (out_dir / "history.json").write_text(json.dumps(payload["history"], indent=1))
+    return best
+
+
 def _save(payload: dict, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
@@ -169,9 +180,5 @@ def train(
             "data_rng": dataset.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
-        _save(payload, out_dir / "last.pt")
-        if val < best:
-            best = val
-            _save(payload, out_dir / "best.pt")
-        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        best = save_epoch(out_dir, payload, val, best)
     return out_dir / "best.pt"

@@ -9,7 +9,6 @@ checkpoints and history follow :func:`~imagedataextractor.train.loop.train`.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import time
 from dataclasses import asdict, replace
@@ -32,7 +31,7 @@ from ..segment.maskrcnn import (
     write_maskrcnn_bundle,
 )
 from .data import AugmentedCrops, load_resized
-from .loop import EpochRecord, TrainConfig, _save, split_by_publication
+from .loop import EpochRecord, TrainConfig, save_epoch, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -189,11 +188,7 @@ def train_maskrcnn(
             "data_rng": dataset.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
-        _save(payload, out_dir / "last.pt")
-        if val < best:
-            best = val
-            _save(payload, out_dir / "best.pt")
-        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        best = save_epoch(out_dir, payload, val, best)
     return out_dir / "best.pt"
 
 

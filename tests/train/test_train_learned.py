@@ -18,8 +18,6 @@ from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.data import AugmentedCrops
 from imagedataextractor.train.tasks import SEPARATION_WEIGHT, TRAINABLE, separation_targets, training_task
 
-from test_training_loop import tiny_dataset  # noqa: F401  (fixture)
-
 
 def test_separation_targets_mark_where_particles_touch():
     labels = torch.zeros(1, 8, 10, dtype=torch.long)

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from imagedataextractor.cli import main
 from imagedataextractor.errors import DatasetError
@@ -13,29 +12,6 @@ from imagedataextractor.models import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
-
-
-@pytest.fixture()
-def tiny_dataset(tmp_path):
-    root = tmp_path / "data"
-    (root / "images").mkdir(parents=True)
-    (root / "segmaps").mkdir()
-    rng = np.random.default_rng(0)
-    names = []
-    for i in range(6):
-        image = np.full((64, 64, 3), 30, np.uint8)
-        labels = np.zeros((64, 64), np.uint16)
-        yy, xx = np.mgrid[:64, :64]
-        for k in range(1, 4):
-            cy, cx = rng.integers(12, 52, 2)
-            disc = (yy - cy) ** 2 + (xx - cx) ** 2 < 36
-            image[disc], labels[disc] = 220, k
-        name = f"img{i}"
-        Image.fromarray(image).save(root / "images" / f"{name}.png")
-        Image.fromarray(labels).save(root / "segmaps" / f"{name}.png")
-        names.append(name)
-    (root / "train.csv").write_text("\n".join(names) + "\n")
-    return root
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):

@@ -16,7 +16,7 @@ from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
 from ..types import Segmentation
-from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright, particles_up
+from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
 
 log = logging.getLogger(__name__)
 
