@@ -209,6 +209,28 @@ def blank_scalebar(image: np.ndarray, scalebar: Scalebar) -> np.ndarray:
     return cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
 
+def drop_scalebar_instances(segmentation: Segmentation, scalebar: Scalebar) -> Segmentation:
+    """``segmentation`` without the instances that overlap the scalebar's box (or bar and label):
+    inpainting leaves a scalebar's background box as a bright rectangle that models can take for a
+    particle, and no particle is measurable under a label. Ids are renumbered 1..m in order."""
+    from dataclasses import replace
+
+    from .scalebar import scalebar_mask
+
+    labels = segmentation.labels
+    overlapping = np.unique(labels[scalebar_mask(labels.shape, scalebar)])
+    overlapping = overlapping[overlapping > 0]
+    if not len(overlapping):
+        return segmentation
+    keep = np.ones(int(labels.max()) + 1, bool)
+    keep[0] = False
+    keep[overlapping] = False
+    new_ids = np.zeros(len(keep), labels.dtype)
+    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=labels.dtype)
+    scores = None if segmentation.scores is None else segmentation.scores[keep[1:]]
+    return replace(segmentation, labels=new_ids[labels], scores=scores)
+
+
 @dataclass(frozen=True)
 class _Settings:
     method: str
@@ -226,6 +248,7 @@ def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segment
     scalebar = read_scalebar(panel.image) if settings.scalebar else Scalebar()
     cleaned = blank_scalebar(panel.image, scalebar)
     segmentation = segment(cleaned, method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
+    segmentation = drop_scalebar_instances(segmentation, scalebar)
     measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty)
     return scalebar, segmentation, measured
 

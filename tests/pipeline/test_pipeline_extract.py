@@ -100,3 +100,19 @@ def test_save_writes_every_file(tmp_path):
 def test_package_import_stays_light_and_exposes_extract():
     code = "import sys, imagedataextractor as ide; assert 'torch' not in sys.modules; assert callable(ide.extract)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_instances_under_the_scalebar_are_dropped_and_ids_renumbered():
+    from imagedataextractor.pipeline import drop_scalebar_instances
+    from imagedataextractor.scalebar.types import Scalebar
+    from imagedataextractor.segment.types import Segmentation
+
+    labels = np.zeros((40, 60), np.uint16)
+    labels[2:8, 2:8], labels[30:38, 40:58], labels[10:20, 10:20] = 1, 2, 3
+    segmentation = Segmentation(labels, scores=np.array([0.9, 0.8, 0.7], np.float32))
+    bar = Scalebar(bar_bbox=(42, 34, 56, 36), text_bbox=(42, 26, 56, 32))
+    kept = drop_scalebar_instances(segmentation, bar)
+    assert set(np.unique(kept.labels)) == {0, 1, 2}
+    assert (kept.labels[10:20, 10:20] == 2).all() and not kept.labels[30:38, 40:58].any()
+    assert kept.scores.tolist() == pytest.approx([0.9, 0.7])
+    assert drop_scalebar_instances(segmentation, Scalebar()) is segmentation
