@@ -28,7 +28,6 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,17 +42,7 @@ from figsplit_benchmark import iou  # noqa: E402
 from imagedataextractor import extract  # noqa: E402
 from imagedataextractor.datasets import default_emps_dir  # noqa: E402
 from imagedataextractor.figsplit.synthetic import FigureStyle, MicrographSource, emps_micrographs, make_figure, procedural_micrograph  # noqa: E402
-from imagedataextractor.synth import (  # noqa: E402
-    LABEL_VALUES,
-    ScalebarTruth,
-    _on_clear_ground,
-    _stands_out,
-    draw_scalebar,
-    font_paths,
-    format_label,
-    load_font,
-    random_style,
-)
+from imagedataextractor.synth import ScalebarTruth, draw_legible_scalebar, font_paths  # noqa: E402
 
 #: nm per pixel within this relative error counts as right.
 NM_PER_PX_TOLERANCE = 0.02
@@ -68,23 +57,10 @@ def with_scalebars(micrographs: MicrographSource, seed: int, truths: list[Scaleb
 
     def draw(figure_rng: np.random.Generator, width: int, height: int) -> np.ndarray:
         background = micrographs(figure_rng, width, height)
-        value, unit = LABEL_VALUES[int(rng.integers(len(LABEL_VALUES)))]
-        for _attempt in range(50):  # redraw until the bar fits and reads, as synth.synthetic_scalebar does
-            style = random_style(rng, fonts=fonts, image_width=width)
-            style = replace(style, corner="bottom-right")
-            length = int(rng.integers(max(20, width // 14), max(24, int(width * 0.4))))
-            text = format_label(value, unit, rng=rng, font=load_font(style.font_path, style.font_size_px))
-            try:
-                image, truth = draw_scalebar(background, text=text, value=value, unit=unit, length_px=length, style=style)
-            except ValueError:
-                continue
-            if not _stands_out(truth, style, background):
-                flipped = "black" if style.bar_colour == "white" else "white"
-                style = replace(style, bar_colour=flipped)
-                image, truth = draw_scalebar(background, text=text, value=value, unit=unit, length_px=length, style=style)
-            if _on_clear_ground(truth, style, background):
-                truths.append(truth)
-                return image
+        drawn = draw_legible_scalebar(background, rng, fonts=fonts, attempts=50, corner="bottom-right")
+        if drawn is not None:
+            truths.append(drawn[1])
+            return drawn[0]
         truths.append(None)
         return background
 

@@ -277,18 +277,19 @@ def _stands_out(truth: ScalebarTruth, style: ScalebarStyle, background: np.ndarr
     return abs((255.0 if style.bar_colour == "white" else 0.0) - float(np.median(around))) >= 100
 
 
-def synthetic_scalebar(seed: int, *, sources: Sequence[Path], fonts: Sequence[str | None] | None = None) -> SyntheticScalebar:
-    """Case number ``seed``: a micrograph crop from ``sources`` (EMPS images) with a random
-    scalebar, possibly resampled and JPEG-compressed. The same seed and sources give the same case.
-    Raises IDEError when no legible scalebar can be placed on the crop (a tiny or cluttered image)."""
-    rng = np.random.default_rng(seed)
-    fonts = font_paths() if fonts is None else list(fonts)
-    source = Path(sources[int(rng.integers(len(sources)))])
-    background = micrograph_crop(read_image(source), rng=rng)
+def draw_legible_scalebar(
+    background: np.ndarray, rng: np.random.Generator, *, fonts: Sequence[str | None], attempts: int = 100, corner: str | None = None
+) -> tuple[np.ndarray, ScalebarTruth, ScalebarStyle] | None:
+    """A random scalebar (label value, style, length from ``rng``) drawn on a copy of the (H, W, 3)
+    uint8 ``background``, redrawn until it fits and reads as authors make sure it does (an unboxed
+    bar contrasting with the micrograph, on clear ground); ``corner`` fixes its corner. Returns
+    (image, truth in pixels, style), or None when no attempt succeeds."""
     value, unit = LABEL_VALUES[int(rng.integers(len(LABEL_VALUES)))]
     width = background.shape[1]
-    for _attempt in range(100):  # redraw until the scalebar fits the crop, legibly
+    for _attempt in range(attempts):
         style = random_style(rng, fonts=fonts, image_width=width)
+        if corner is not None:
+            style = replace(style, corner=corner)
         length = int(rng.integers(max(20, width // 14), max(24, int(width * 0.4))))
         text = format_label(value, unit, rng=rng, font=load_font(style.font_path, style.font_size_px))
         try:
@@ -299,9 +300,22 @@ def synthetic_scalebar(seed: int, *, sources: Sequence[Path], fonts: Sequence[st
             style = replace(style, bar_colour="black" if style.bar_colour == "white" else "white")
             image, truth = draw_scalebar(background, text=text, value=value, unit=unit, length_px=length, style=style)
         if _on_clear_ground(truth, style, background):
-            break
-    else:
+            return image, truth, style
+    return None
+
+
+def synthetic_scalebar(seed: int, *, sources: Sequence[Path], fonts: Sequence[str | None] | None = None) -> SyntheticScalebar:
+    """Case number ``seed``: a micrograph crop from ``sources`` (EMPS images) with a random
+    scalebar, possibly resampled and JPEG-compressed. The same seed and sources give the same case.
+    Raises IDEError when no legible scalebar can be placed on the crop (a tiny or cluttered image)."""
+    rng = np.random.default_rng(seed)
+    fonts = font_paths() if fonts is None else list(fonts)
+    source = Path(sources[int(rng.integers(len(sources)))])
+    background = micrograph_crop(read_image(source), rng=rng)
+    drawn = draw_legible_scalebar(background, rng, fonts=fonts)
+    if drawn is None:
         raise IDEError(f"{source}: no legible scalebar fits its {background.shape[1]}x{background.shape[0]} crop")
+    image, truth, style = drawn
     if rng.random() < 0.6:
         scale = float(rng.uniform(0.7, 1.0))
         quality = int(rng.integers(55, 96)) if rng.random() < 0.7 else None
