@@ -135,26 +135,33 @@ def write_bundle(
     return ModelBundle(out_dir, config)
 
 
-@functools.lru_cache(maxsize=4)
-def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
+def load_weights(network, weights_path: Path, sha256: str, device: str, *, what: str, hint: str = ""):
+    """Check ``weights_path`` against ``sha256``, load its state dict into ``network`` (strictly;
+    fp16-stored weights are cast to the network's dtype) and return the network on ``device`` in eval
+    mode. Raises a one-line :class:`ModelError` naming the file for a checksum mismatch, an unreadable
+    file, or weights that do not fit ``what`` (the network's name), followed by ``hint``."""
     import torch
-
-    from ..segment.erfnet import BPartISNet
 
     if sha256_file(weights_path) != sha256:
         raise ModelError(f"{weights_path}: sha256 does not match config.json (corrupt or replaced weights)")
     try:
-        state = torch.load(weights_path, map_location=device, weights_only=True)
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign pickles
         raise ModelError(f"{weights_path}: cannot load weights ({type(exc).__name__}: {exc})") from None
-    network = BPartISNet().to(device)
     try:
         network.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
-        raise ModelError(f"{weights_path}: weights do not fit the BPartIS network ({first_line}); "
-                         "checkpoints of the original code need 'ide models import'") from None
-    return network.eval()
+        raise ModelError(f"{weights_path}: weights do not fit the {what} ({first_line}){hint}") from None
+    return network.to(device).eval()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
+    from ..segment.erfnet import BPartISNet
+
+    return load_weights(BPartISNet(), weights_path, sha256, device, what="BPartIS network",
+                        hint="; checkpoints of the original code need 'ide models import'")
 
 
 def load_network(bundle: ModelBundle, device: str = "cpu"):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..imageio import as_rgb
-from ..models.registry import ModelBundle, resolve, sha256_file, write_bundle
+from ..models.registry import ModelBundle, load_weights, resolve, write_bundle
 from .types import Segmentation
 
 if TYPE_CHECKING:
@@ -201,23 +201,10 @@ def write_maskrcnn_bundle(state: dict[str, torch.Tensor], arch: MaskRCNNArch, ou
 def _load_model(weights_path: Path, sha256: str, mtime: float, network: str, device: str):
     import json
 
-    import torch
-
-    if sha256_file(weights_path) != sha256:
-        raise ModelError(f"{weights_path}: sha256 does not match config.json (corrupt or replaced weights)")
-    try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign pickles
-        raise ModelError(f"{weights_path}: cannot load weights ({type(exc).__name__}: {exc})") from None
     arch = MaskRCNNArch.from_json(json.loads(network))
-    model = build_maskrcnn(arch)
-    try:
-        model.load_state_dict(state, strict=True)  # copy_ casts the fp16-stored weights to float32
-    except RuntimeError as exc:
-        raise ModelError(f"{weights_path}: weights do not fit the Mask R-CNN of config.json "
-                         f"({str(exc).strip().splitlines()[0]})") from None
+    model = load_weights(build_maskrcnn(arch), weights_path, sha256, device, what="Mask R-CNN of config.json")
     use_image_statistics(model)
-    return model.to(device).eval(), arch
+    return model, arch
 
 
 def load_maskrcnn(model: str | Path | None = None, device: str = "cpu") -> tuple[nn.Module, MaskRCNNArch, ModelBundle]:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ModelError
-from ...models.registry import ModelBundle, resolve, sha256_file
+from ...models.registry import ModelBundle, load_weights, resolve
 from .networks import UNet
 
 
@@ -40,21 +39,8 @@ NETWORKS = {
 
 @functools.lru_cache(maxsize=4)
 def _load(weights_path: Path, sha256: str, mtime: float, method: str, network_json: str, device: str) -> UNet:
-    import torch
-
-    if sha256_file(weights_path) != sha256:
-        raise ModelError(f"{weights_path}: sha256 does not match config.json (corrupt or replaced weights)")
-    try:
-        state = torch.load(weights_path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign pickles
-        raise ModelError(f"{weights_path}: cannot load weights ({type(exc).__name__}: {exc})") from None
-    network = NETWORKS[method].build(json.loads(network_json)).to(device)
-    try:
-        network.load_state_dict(state, strict=True)  # copy_ casts fp16-stored weights to float32
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        raise ModelError(f"{weights_path}: weights do not fit the {method} network ({first_line})") from None
-    return network.eval()
+    network = NETWORKS[method].build(json.loads(network_json))
+    return load_weights(network, weights_path, sha256, device, what=f"{method} network")
 
 
 def load_learned(method: str, model: str | Path | None = None, device: str = "cpu") -> tuple[ModelBundle, UNet]:
