@@ -219,6 +219,8 @@ def settings_key(settings: _Settings) -> str:
     """12 hex digits naming the settings of a run: the jobs of a rerun with other settings are
     separate, so it measures everything again (beside, not over, the earlier results)."""
     values: dict[str, Any] = {"method": settings.method, "split": settings.split, "scalebar": settings.scalebar, "keep_border": settings.keep_border}
+    if not settings.mask_labels:  # only when off, so the keys of runs from before the option stay valid
+        values["mask_labels"] = False
     if settings.method.startswith("bpartis"):
         values["bpartis"] = {k: v for k, v in asdict(settings.bpartis).items() if k != "device"}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
@@ -498,6 +500,7 @@ def extract_articles(
     split: bool = True,
     scalebar: bool = True,
     keep_border: bool = False,
+    mask_labels: bool = True,
     bpartis: BPartISConfig = BPartISConfig(),
     publisher: PublisherChoice = "auto",
     harvest_config: HarvestConfig | None = None,
@@ -516,7 +519,7 @@ def extract_articles(
     db : database path, SQLAlchemy URL or open :class:`~imagedataextractor.store.Database`.
     corpus : the corpus directory for harvesting (required with ``dois``).
     workers : articles downloaded and parsed at once, in threads, while this thread segments.
-    method, split, scalebar, keep_border, bpartis : as for :func:`imagedataextractor.pipeline.extract`.
+    method, split, scalebar, keep_border, mask_labels, bpartis : as for :func:`imagedataextractor.pipeline.extract`.
     publisher, harvest_config, harvest_settings : as for :class:`~imagedataextractor.harvest.Harvester`
         (endpoints and keys come from the environment and config file when not given).
     chem_ner : caption material recogniser (see :func:`~imagedataextractor.document.analyse_caption`).
@@ -550,7 +553,7 @@ def extract_articles(
     files = [file for source in articles for file in find_articles(source)]
     if unique and corpus is None:
         raise IDEError("extract_articles: give a corpus directory to harvest DOIs into")
-    settings = _Settings(method, split, scalebar, keep_border, bpartis)
+    settings = _Settings(method, split, scalebar, keep_border, bpartis, mask_labels)
     bars = _Bars(progress)
     with ExitStack() as stack:
         database = db if isinstance(db, Database) else stack.enter_context(open_db(db))

@@ -195,30 +195,25 @@ def _panel_names(stem: str, panels: list[Panel]) -> list[str]:
     ]
 
 
-def blank_scalebar(image: np.ndarray, scalebar: Scalebar) -> np.ndarray:
-    """A copy of ``image`` ((H, W, 3) uint8) with the scalebar box (or bar and label) inpainted
-    from the surrounding pixels (OpenCV Telea), so that segmentation does not count them as
-    particles. Returns ``image`` itself when no bar was found."""
+def blank_regions(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` ((H, W, 3) uint8) with the pixels under ``mask`` ((H, W) bool: a scalebar
+    box, labels) inpainted from the surrounding pixels (OpenCV Telea), so that segmentation does
+    not count them as particles. Returns ``image`` itself when the mask is empty."""
     import cv2
 
-    from .scalebar import scalebar_mask
-
-    mask = scalebar_mask(image.shape, scalebar)
     if not mask.any():
         return image
     return cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
 
-def drop_scalebar_instances(segmentation: Segmentation, scalebar: Scalebar) -> Segmentation:
-    """``segmentation`` without the instances that overlap the scalebar's box (or bar and label):
-    inpainting leaves a scalebar's background box as a bright rectangle that models can take for a
-    particle, and no particle is measurable under a label. Ids are renumbered 1..m in order."""
+def drop_instances_under(segmentation: Segmentation, mask: np.ndarray) -> Segmentation:
+    """``segmentation`` without the instances that overlap ``mask`` ((H, W) bool, the blanked
+    scalebar and labels): inpainting can leave a label's box as a bright rectangle that models take
+    for a particle, and no particle is measurable under a label. Ids are renumbered 1..m in order."""
     from dataclasses import replace
 
-    from .scalebar import scalebar_mask
-
     labels = segmentation.labels
-    overlapping = np.unique(labels[scalebar_mask(labels.shape, scalebar)])
+    overlapping = np.unique(labels[mask])
     overlapping = overlapping[overlapping > 0]
     if not len(overlapping):
         return segmentation
@@ -238,17 +233,21 @@ class _Settings:
     scalebar: bool
     keep_border: bool
     bpartis: BPartISConfig
+    mask_labels: bool = True
 
 
 def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segmentation, Measurements]:
+    from .figsplit.labels import label_mask, read_corner_labels
     from .measure import measure
-    from .scalebar import read_scalebar
+    from .scalebar import read_scalebar, scalebar_mask
     from .segment import segment
 
     scalebar = read_scalebar(panel.image) if settings.scalebar else Scalebar()
-    cleaned = blank_scalebar(panel.image, scalebar)
-    segmentation = segment(cleaned, method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
-    segmentation = drop_scalebar_instances(segmentation, scalebar)
+    blanked = scalebar_mask(panel.image.shape, scalebar)
+    if settings.mask_labels:
+        blanked |= label_mask(panel.image, read_corner_labels(panel.image))
+    segmentation = segment(blank_regions(panel.image, blanked), method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
+    segmentation = drop_instances_under(segmentation, blanked)
     measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty)
     return scalebar, segmentation, measured
 
@@ -291,7 +290,7 @@ def _provenance_fields(result: ImageResult, settings: _Settings) -> dict:
     model_version = details.pop("model_version", None)
     tu = details.pop("tu", None)
     samples = details.pop("n_samples", None)
-    options = {"split": settings.split, "scalebar": settings.scalebar, "keep_border": settings.keep_border}
+    options = {"split": settings.split, "scalebar": settings.scalebar, "keep_border": settings.keep_border, "mask_labels": settings.mask_labels}
     if result.raw_segmentation is None and settings.method.startswith("bpartis"):
         config = settings.bpartis
         model_name, tu, samples = config.model, config.tu, config.n_samples
@@ -391,6 +390,7 @@ def extract(
     scalebar: bool = True,
     db: str | Path | Database | None = None,
     keep_border: bool = False,
+    mask_labels: bool = True,
     bpartis: BPartISConfig = BPartISConfig(),
     progress: bool = False,
 ) -> list[ImageResult]:
@@ -410,6 +410,9 @@ def extract(
         to save every result in; rerunning with the same settings replaces the earlier rows.
         A file that cannot be read is marked failed in the ``jobs`` table (job ``"extract"``).
     keep_border : keep particles that touch the panel border.
+    mask_labels : find panel labels printed in the micrograph's corners (the figure's own, and
+        those of the source article's figure it was cut from) and inpaint them, with the box behind
+        them, before segmentation; particles overlapping them are dropped.
     bpartis : BPartIS settings (model, samples, tu, seed, precision).
     progress : show a tqdm progress bar over the input images.
 
@@ -432,7 +435,7 @@ def extract(
     from .imageio import as_rgb, read_image
     from .store import Database, open_db
 
-    settings = _Settings(method, split, scalebar, keep_border, bpartis)
+    settings = _Settings(method, split, scalebar, keep_border, bpartis, mask_labels)
     inputs = list(_inputs(source))
     if progress:
         from tqdm import tqdm

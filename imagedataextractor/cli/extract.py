@@ -29,6 +29,8 @@ from .db import DB_ENV
               help="Harvest config file with keys and URLs (default: $IDE_CONFIG, else ide.toml in the user config directory).")
 @click.option("--method", default="bpartis", show_default=True, help="Segmentation method (see `ide segment --help`).")
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the panel border.")
+@click.option("--no-label-mask", is_flag=True,
+              help="Segment panel labels printed inside micrographs too (by default they are found, inpainted and their particles dropped).")
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
 @click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
@@ -36,7 +38,7 @@ from .db import DB_ENV
 @click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
-def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_split, samples,
+def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, samples,
                     precision, model, progress, as_json):
     """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
@@ -68,7 +70,7 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
         raise click.UsageError("give figures, articles or --doi-list FILE")
     _check_writable(out_dir)
     config = BPartISConfig(model=model, n_samples=samples, precision=precision)
-    options = dict(method=method, split=not no_split, keep_border=keep_border, bpartis=config)
+    options = dict(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
     from ..literature import is_article_source
 
     article_sources = [s for s in sources if is_article_source(s)]

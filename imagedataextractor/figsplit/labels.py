@@ -29,6 +29,7 @@ accuracy (BENCHMARKS.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,10 @@ _DARK_TEXT, _LIGHT_TEXT = 80, 180
 _MIN_CONTRAST = 60
 #: Farthest a label's nearest glyph may be from the corner, as a fraction of the window's shorter side.
 _MAX_CORNER_DISTANCE = 0.4
+#: Largest corner window (height, width) searched for a panel's label, pixels; and for the labels
+#: inside a micrograph, which copied source-article labels make larger and farther from the corner.
+_LABEL_WINDOW = (90, 120)
+_INNER_LABEL_WINDOW = (180, 240)
 #: Glyph height that Tesseract reads best, pixels.
 _OCR_HEIGHT = 40
 #: Contrast-to-noise ratio (difference of the median grey levels of the glyphs and of the pixels
@@ -65,12 +70,14 @@ _STROKE_MIN_CONFIDENCE = 90.0
 
 @dataclass(frozen=True)
 class LabelReading:
-    """A label read in a panel corner: the letter (lower case), the OCR text, its confidence."""
+    """A label read in a panel corner: the letter (lower case), the OCR text, its confidence, the
+    corner, and the glyphs' box (x0, y0, x1, y1; pixels of the image read, end exclusive)."""
 
     label: str
     text: str
     confidence: float
     corner: str
+    bbox: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,17 @@ class _Glyph:
     corner_distance: float
 
 
-def _corner_window(grey: np.ndarray, corner: str) -> tuple[np.ndarray, tuple[int, int]]:
-    """The region of a grey panel at ``corner`` and that corner's (x, y) in the region."""
+def _corner_window(grey: np.ndarray, corner: str, max_size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The region of a grey panel at ``corner`` (30 % of each side, at least 24 and at most
+    ``max_size`` (height, width) pixels), that corner's (x, y) in the region, and the region's
+    origin (x, y) in the panel."""
     height, width = grey.shape
-    window_h = int(np.clip(0.3 * height, min(height, 24), min(height, 90)))
-    window_w = int(np.clip(0.3 * width, min(width, 24), min(width, 120)))
+    window_h = int(np.clip(0.3 * height, min(height, 24), min(height, max_size[0])))
+    window_w = int(np.clip(0.3 * width, min(width, 24), min(width, max_size[1])))
     top, left = corner.startswith("top"), corner.endswith("left")
     rows = slice(0, window_h) if top else slice(height - window_h, height)
     cols = slice(0, window_w) if left else slice(width - window_w, width)
-    return grey[rows, cols], (0 if left else window_w, 0 if top else window_h)
+    return grey[rows, cols], (0 if left else window_w, 0 if top else window_h), (cols.start, rows.start)
 
 
 def _is_box(local: np.ndarray) -> bool:
@@ -218,7 +227,9 @@ def _accepted(letter: str, confidence: float, contrast_to_noise: float, config: 
     return confidence >= config.label_min_confidence and (uniform or confidence >= _CLUTTERED_MIN_CONFIDENCE)
 
 
-def _read_group(window: np.ndarray, components: np.ndarray, group: list[_Glyph], dark_text: bool, corner: str, config: SplitConfig) -> LabelReading | None:
+def _read_group(
+    window: np.ndarray, components: np.ndarray, group: list[_Glyph], dark_text: bool, corner: str, origin: tuple[int, int], config: SplitConfig
+) -> LabelReading | None:
     """The group read as one line (psm 7, which gives bracketed letters far steadier confidences
     than psm 8), or failing that its letter alone as one character (psm 10)."""
     attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10)]
@@ -227,7 +238,9 @@ def _read_group(window: np.ndarray, components: np.ndarray, group: list[_Glyph],
         result = read_text(_patch(window, components, glyphs, dark_text), whitelist=whitelist, psm=psm)
         match = _LABEL.match(result.text.replace(" ", ""))
         if match and _accepted(match.group(1).lower(), result.confidence, contrast_to_noise, config):
-            return LabelReading(match.group(1).lower(), result.text, result.confidence, corner)
+            x0, y0, x1, y1 = _union(group)
+            bbox = (x0 + origin[0], y0 + origin[1], x1 + origin[0], y1 + origin[1])
+            return LabelReading(match.group(1).lower(), result.text, result.confidence, corner, bbox)
     return None
 
 
@@ -235,30 +248,115 @@ def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) 
     return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
+def _corner_readings(
+    grey: np.ndarray, corner: str, config: SplitConfig, groups_per_polarity: int, window_size: tuple[int, int] = _LABEL_WINDOW
+) -> Iterator[LabelReading]:
+    """Accepted readings in one corner, best candidate first. For each polarity the glyph group
+    nearest the corner is a candidate, then (up to ``groups_per_polarity``) the nearest group of the
+    glyphs left over. When one group lies inside another, it is the insides of letters (the hole of
+    a white "d" is a dark glyph) or a letter inside a box, and the outer group is read first;
+    otherwise the group nearer the corner is."""
+    window, corner_xy, origin = _corner_window(grey, corner, window_size)
+    max_distance = _MAX_CORNER_DISTANCE * min(window.shape)
+    candidates = []
+    for dark_text in (True, False):
+        components, glyphs = _glyphs(window, corner_xy, dark_text)
+        for _ in range(groups_per_polarity):
+            group = _label_group(glyphs, max_distance) if glyphs else []
+            if not group:
+                break
+            candidates.append((min(glyph.corner_distance for glyph in group), dark_text, components, group))
+            glyphs = [glyph for glyph in glyphs if glyph not in group]
+    candidates.sort(key=lambda entry: entry[0])
+    if len(candidates) >= 2 and _inside(_union(candidates[0][3]), _union(candidates[1][3])):
+        candidates[0], candidates[1] = candidates[1], candidates[0]
+    for _, dark_text, components, group in candidates:
+        reading = _read_group(window, components, group, dark_text, corner, origin, config)
+        if reading is not None:
+            yield reading
+
+
 def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
     """Read the label of an (H, W, 3) uint8 RGB panel, or None if no corner holds one.
 
     Pass the panel with the gutter pixels next to it where there are some: a label printed against
     the panel's edge is then clear of the crop's edge. Within a corner, dark and light text are both
-    tried. When one polarity's glyphs lie inside the other's, they are the insides of letters (the
-    hole of a white "d" is a dark glyph) or a letter inside a box, and the outer group is read
-    first; otherwise the group nearer the corner is.
+    tried (see :func:`_corner_readings`); the first corner with an accepted reading gives the label.
     """
     grey = grey_levels(image)
     for corner in CORNERS:
-        window, corner_xy = _corner_window(grey, corner)
-        max_distance = _MAX_CORNER_DISTANCE * min(window.shape)
-        groups = []
-        for dark_text in (True, False):
-            components, glyphs = _glyphs(window, corner_xy, dark_text)
-            group = _label_group(glyphs, max_distance) if glyphs else []
-            if group:
-                groups.append((min(glyph.corner_distance for glyph in group), dark_text, components, group))
-        groups.sort(key=lambda entry: entry[0])
-        if len(groups) == 2 and _inside(_union(groups[0][3]), _union(groups[1][3])):
-            groups.reverse()
-        for _, dark_text, components, group in groups:
-            reading = _read_group(window, components, group, dark_text, corner, config)
-            if reading is not None:
-                return reading
+        for reading in _corner_readings(grey, corner, config, groups_per_polarity=1):
+            return reading
     return None
+
+
+def read_corner_labels(image: np.ndarray, *, config: SplitConfig = SplitConfig(), groups_per_polarity: int = 3) -> list[LabelReading]:
+    """Every panel label printed in the corners of an (H, W, 3) uint8 RGB micrograph: the figure's
+    own label drawn over the image and the labels of the source article's figure that the image
+    was cut from (a micrograph often carries both). ``bbox`` of each is in ``image`` pixels.
+    Readings inside another reading's box (letter holes) are left out."""
+    grey = grey_levels(image)
+    readings = [reading for corner in CORNERS for reading in _corner_readings(grey, corner, config, groups_per_polarity, _INNER_LABEL_WINDOW)]
+    return [r for r in readings if not any(o is not r and _inside(r.bbox, o.bbox) and o.bbox != r.bbox for o in readings)]
+
+
+def label_mask(image: np.ndarray, readings: list[LabelReading]) -> np.ndarray:
+    """Boolean (H, W) mask over the labels ``readings`` of an (H, W) or (H, W, 3) uint8 image, for
+    blanking before segmentation: each label's glyph box grown by half its height (brackets and
+    thin strokes fall outside the glyphs read), and the box behind the label where it sits on one
+    (a uniform backdrop that models take for a particle)."""
+    grey = grey_levels(image)
+    height, width = grey.shape
+    mask = np.zeros((height, width), bool)
+    for reading in readings:
+        x0, y0, x1, y1 = reading.bbox
+        pad = max(2, (y1 - y0) // 2)
+        mask[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = True
+        backdrop = _backdrop(grey, reading.bbox)
+        if backdrop is not None:
+            bx0, by0, bx1, by1 = backdrop
+            mask[by0:by1, bx0:bx1] = True
+    return mask
+
+
+#: Largest grey-level spread (standard deviation) of the pixels just around a label for them to be
+#: a uniform backdrop; how far (grey levels) a backdrop pixel may be from their median; the share of
+#: a row or column of the box that must be backdrop pixels.
+_BACKDROP_MAX_STD, _BACKDROP_TOLERANCE, _BACKDROP_FILL = 10.0, 20, 0.9
+
+
+def _backdrop(grey: np.ndarray, bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) behind the glyphs in ``bbox``: a rectangle grown from around the
+    glyphs, one row or column at a time, while the new line is of the level around the glyphs.
+    None when the pixels around the glyphs are not uniform, or the rectangle grows more than one
+    label size beyond them (the label is printed on the image's own background, not on a box).
+    A rectangle, not a flood fill: glyphs of the backdrop's colour printed next to the box (a
+    white "(d)" beside a white box) would leak into a flood."""
+    height, width = grey.shape
+    # Clear of the glyphs' anti-aliased (and JPEG-blurred) edges.
+    margin = max(3, (bbox[3] - bbox[1]) // 8)
+    x0, y0 = max(0, bbox[0] - margin), max(0, bbox[1] - margin)
+    x1, y1 = min(width, bbox[2] + margin), min(height, bbox[3] + margin)
+    ring = np.concatenate([grey[y0, x0:x1], grey[y1 - 1, x0:x1], grey[y0:y1, x0], grey[y0:y1, x1 - 1]]).astype(np.float64)
+    if ring.std() > _BACKDROP_MAX_STD:
+        return None
+    level = np.median(ring)
+    limits = (x0 - (x1 - x0), y0 - (y1 - y0), x1 + (x1 - x0), y1 + (y1 - y0))
+
+    def backdrop_line(line: np.ndarray) -> bool:
+        return bool(np.mean(np.abs(line - level) <= _BACKDROP_TOLERANCE) >= _BACKDROP_FILL)
+
+    grown = True
+    while grown:
+        grown = False
+        if x0 > 0 and backdrop_line(grey[y0:y1, x0 - 1]):
+            x0, grown = x0 - 1, True
+        if y0 > 0 and backdrop_line(grey[y0 - 1, x0:x1]):
+            y0, grown = y0 - 1, True
+        if x1 < width and backdrop_line(grey[y0:y1, x1]):
+            x1, grown = x1 + 1, True
+        if y1 < height and backdrop_line(grey[y1, x0:x1]):
+            y1, grown = y1 + 1, True
+        if x0 < limits[0] or y0 < limits[1] or x1 > limits[2] or y1 > limits[3]:
+            return None
+    return x0, y0, x1, y1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imagedataextractor.figsplit import SplitConfig, split_figure
-from imagedataextractor.figsplit.labels import _STROKE_MIN_CONFIDENCE, _UNIFORM_CNR, _accepted
+from imagedataextractor.figsplit.labels import _STROKE_MIN_CONFIDENCE, _UNIFORM_CNR, _accepted, _backdrop, label_mask, read_corner_labels
 from imagedataextractor.imageio import read_image
 
 # EMPS figures as the demo corpus serves them (high-resolution JPEGs).
@@ -42,3 +43,43 @@ def test_a_lone_stroke_is_a_letter_only_on_a_uniform_patch_with_a_high_confidenc
     assert _accepted(letter, _STROKE_MIN_CONFIDENCE, _UNIFORM_CNR, config)
     assert not _accepted(letter, _STROKE_MIN_CONFIDENCE - 5.0, _UNIFORM_CNR + 10.0, config)
     assert not _accepted(letter, 99.0, _UNIFORM_CNR - 0.5, config)
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "figure-demo.png"
+
+
+@pytest.mark.parametrize(("bbox", "letters"), [((0, 0, 750, 512), ["a", "d"]), ((766, 0, 1448, 512), ["b", "d"])])
+def test_every_label_printed_in_a_micrograph_is_found(bbox: tuple[int, int, int, int], letters: list[str]) -> None:
+    # The demo figure's own labels ("a", "b") and the source articles' ("(d)" white on the
+    # micrograph, "d" black in a white box) sit in the same corner.
+    x0, y0, x1, y1 = bbox
+    readings = read_corner_labels(read_image(DEMO)[y0:y1, x0:x1])
+    assert sorted(reading.label for reading in readings) == letters
+    assert all(reading.corner == "top-left" and reading.bbox[2] < 150 and reading.bbox[3] < 120 for reading in readings)
+
+
+def test_the_label_mask_covers_the_glyphs_brackets_and_the_box_behind_them() -> None:
+    figure = read_image(DEMO)
+    panel_a, panel_b = figure[:, :750], figure[:, 766:]
+    mask_a = label_mask(panel_a, read_corner_labels(panel_a))
+    # The bracket "(" of the white "(d)" (x 20-45, y 30-110) is not among the glyphs read, but masked.
+    assert mask_a[40:100, 25:40].all() and mask_a[40:100, 60:130].all()
+    # The white box behind the panel's own label "a" (x 0-40, y 0-44), to its edges.
+    assert mask_a[0:44, 0:40].all()
+    assert mask_a.mean() < 0.08  # the micrograph itself stays (the "(d)" is 85 px tall)
+    mask_b = label_mask(panel_b, read_corner_labels(panel_b))
+    assert mask_b[10:105, 30:105].all()  # the white box of "d"
+    assert not mask_b[200:, 200:].any()
+
+
+def test_a_backdrop_is_a_box_only_when_it_ends_near_the_label() -> None:
+    rng = np.random.default_rng(0)
+    texture = rng.normal(110, 25, (200, 300)).clip(0, 255).astype(np.float32)
+    boxed = texture.copy()
+    boxed[20:80, 30:90] = 250.0
+    boxed[35:65, 50:70] = 10.0  # the glyph
+    assert _backdrop(boxed, (50, 35, 70, 65)) == (30, 20, 90, 80)
+    assert _backdrop(texture, (50, 35, 70, 65)) is None  # textured surround: no box
+    flat = np.full((200, 300), 250.0, np.float32)
+    flat[35:65, 50:70] = 10.0
+    assert _backdrop(flat, (50, 35, 70, 65)) is None  # uniform far beyond the label: no box

@@ -103,7 +103,8 @@ def test_package_import_stays_light_and_exposes_extract():
 
 
 def test_instances_under_the_scalebar_are_dropped_and_ids_renumbered():
-    from imagedataextractor.pipeline import drop_scalebar_instances
+    from imagedataextractor.pipeline import drop_instances_under
+    from imagedataextractor.scalebar import scalebar_mask
     from imagedataextractor.scalebar.types import Scalebar
     from imagedataextractor.segment.types import Segmentation
 
@@ -111,8 +112,23 @@ def test_instances_under_the_scalebar_are_dropped_and_ids_renumbered():
     labels[2:8, 2:8], labels[30:38, 40:58], labels[10:20, 10:20] = 1, 2, 3
     segmentation = Segmentation(labels, scores=np.array([0.9, 0.8, 0.7], np.float32))
     bar = Scalebar(bar_bbox=(42, 34, 56, 36), text_bbox=(42, 26, 56, 32))
-    kept = drop_scalebar_instances(segmentation, bar)
+    kept = drop_instances_under(segmentation, scalebar_mask(labels.shape, bar))
     assert set(np.unique(kept.labels)) == {0, 1, 2}
     assert (kept.labels[10:20, 10:20] == 2).all() and not kept.labels[30:38, 40:58].any()
     assert kept.scores.tolist() == pytest.approx([0.9, 0.7])
-    assert drop_scalebar_instances(segmentation, Scalebar()) is segmentation
+    assert drop_instances_under(segmentation, scalebar_mask(labels.shape, Scalebar())) is segmentation
+
+
+def test_labels_printed_in_micrographs_are_not_measured_as_particles():
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "figure-demo.png"
+
+    def particles_under_labels(mask_labels: bool) -> int:
+        # Panel a's own label "a" and its source article's white "(d)" fill its top-left 150 x 120 px.
+        [panel_a, _] = extract(demo, method="watershed", mask_labels=mask_labels)
+        particles = panel_a.particles
+        return int(((particles.centroid_x_px < 150) & (particles.centroid_y_px < 120)).sum())
+
+    assert particles_under_labels(mask_labels=False) >= 1  # watershed takes the white glyphs for particles
+    assert particles_under_labels(mask_labels=True) == 0
