@@ -2,6 +2,7 @@
 batched implementation against a plain sequential-T loop over the same network, in one run.
 
     python benchmarks/bpartis_speed.py [--model NAME_OR_DIR] [--images N] [--samples 30] [--threads 2]
+                                       [--configs fp32,bf16,bf16-compiled]
 
 Both paths cluster the mean output with the same code; the sequential one runs T full forward
 passes one after another on contiguous (NCHW) tensors, as the original implementation did.
@@ -33,36 +34,56 @@ def sequential(network, x, n_samples, seed, tu):
     return filter_uncertain(labels, information, tu)[0]
 
 
+#: The configurations of ours that can be timed: name -> (precision, compiled activations).
+CONFIGS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "bf16-compiled": ("bf16", True), "fp32-compiled": ("fp32", True)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--configs", default="fp32,bf16,bf16-compiled", help=f"comma-separated, of {', '.join(CONFIGS)}")
     args = parser.parse_args()
+    names = args.configs.split(",")
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown --configs {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     torch.set_num_threads(args.threads)
     samples = load_split(default_emps_dir(), "test")[: args.images]
     model = get_bpartis(args.model)
-    config = BPartISConfig(model=args.model, n_samples=args.samples, keep_border=True, precision=args.precision)
-    ours_s, seq_s, ours_f1, seq_f1 = [], [], [], []
-    model.segment(samples[0].load()[0], config)  # warm-up (allocator, oneDNN kernels)
+    configs = {
+        name: BPartISConfig(model=args.model, n_samples=args.samples, keep_border=True, precision=CONFIGS[name][0], compile=CONFIGS[name][1])
+        for name in names
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in [*names, "sequential"]}
+    f1: dict[str, list[float]] = {name: [] for name in seconds}
+    warm_up = samples[0].load()[0]
+    for config in configs.values():  # allocator, oneDNN kernels, torch.compile
+        model.segment(warm_up, config)
     for sample in samples:
         image, truth = sample.load()
-        started = time.perf_counter()
-        result = model.segment(image, config)
-        ours_s.append(time.perf_counter() - started)
-        ours_f1.append(evaluate_pair(truth, result.labels)["F1_50"])
+        for name, config in configs.items():
+            started = time.perf_counter()
+            result = model.segment(image, config)
+            seconds[name].append(time.perf_counter() - started)
+            f1[name].append(evaluate_pair(truth, result.labels)["F1_50"])
         started = time.perf_counter()
         x = to_input(image, 512)
         labels = sequential(model.network, x, args.samples, 0, 0.0125)
         labels = torch.nn.functional.interpolate(labels[None, None].float(), size=truth.shape, mode="nearest")[0, 0]
-        seq_s.append(time.perf_counter() - started)
-        seq_f1.append(evaluate_pair(truth, labels.numpy().astype(np.uint16))["F1_50"])
+        seconds["sequential"].append(time.perf_counter() - started)
+        f1["sequential"].append(evaluate_pair(truth, labels.numpy().astype(np.uint16))["F1_50"])
+    reference = statistics.median(seconds["sequential"])
     print(f"model {model.bundle.name} ({model.bundle.version}), T={args.samples}, {len(samples)} EMPS test images, {args.threads} threads")
-    print(f"ours (BN folded, stem once, batches of 3, channels_last, {args.precision}): {statistics.median(ours_s):.2f} s/image, F1@0.5 {np.mean(ours_f1):.3f}")
-    print(f"sequential T passes (unfused, NCHW, fp32):                 {statistics.median(seq_s):.2f} s/image, F1@0.5 {np.mean(seq_f1):.3f}")
-    print(f"speed-up: {statistics.median(seq_s) / statistics.median(ours_s):.2f}x")
+    print("| implementation | s/image (median) | speed-up | F1@0.5 |")
+    print("|---|---|---|---|")
+    for name in names:
+        label = f"ours, {name} (BN folded, stem once, batches of 3, channels_last)"
+        median = statistics.median(seconds[name])
+        print(f"| {label} | {median:.2f} | {reference / median:.2f}x | {np.mean(f1[name]):.3f} |")
+    print(f"| sequential T passes (unfused, NCHW, fp32) | {reference:.2f} | 1.00x | {np.mean(f1['sequential']):.3f} |")
 
 
 if __name__ == "__main__":

@@ -222,7 +222,8 @@ def settings_key(settings: _Settings) -> str:
     if not settings.mask_labels:  # only when off, so the keys of runs from before the option stay valid
         values["mask_labels"] = False
     if settings.method.startswith("bpartis"):
-        values["bpartis"] = {k: v for k, v in asdict(settings.bpartis).items() if k != "device"}
+        # Where it runs and whether its activations are compiled do not change the results.
+        values["bpartis"] = {k: v for k, v in asdict(settings.bpartis).items() if k not in ("device", "compile")}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .db import DB_ENV
+from .segment import COMPILE_HELP
 
 
 @click.command("extract")
@@ -34,12 +35,13 @@ from .db import DB_ENV
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
 @click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
+@click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)
 @click.option("--model", default=None, help="BPartIS model bundle name or directory (default: the shipped bpartis-emps).")
 @click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
 def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, samples,
-                    precision, model, progress, as_json):
+                    precision, compile_activations, model, progress, as_json):
     """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
     corpus laid out by DOI) or --doi-list FILE.
@@ -69,7 +71,7 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     if not sources and doi_list is None:
         raise click.UsageError("give figures, articles or --doi-list FILE")
     _check_writable(out_dir)
-    config = BPartISConfig(model=model, n_samples=samples, precision=precision)
+    config = BPartISConfig(model=model, n_samples=samples, precision=precision, compile=compile_activations)
     options = dict(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
     from ..literature import is_article_source
 

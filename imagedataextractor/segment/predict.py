@@ -12,9 +12,11 @@ embedding decoder's linear last layers run once, on the mean features.
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import time
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -29,6 +31,8 @@ from .erfnet import BPartISNet
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
 
+
+log = logging.getLogger(__name__)
 
 #: Inference precisions: "bf16" stores weights and activations in bfloat16, about 2x faster on CPUs
 #: with AVX512-BF16 or AMX; every reduction over samples stays float32.
@@ -49,6 +53,9 @@ class BPartISConfig:
     batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
         2-core CPU, 10 was 1.4x slower).
     precision: a key of :data:`PRECISIONS`.
+    compile: run the network's activations (ELU, a third of the time in eager PyTorch) as kernels
+        compiled by ``torch.compile``: equal outputs, about 1.25x faster, after a few seconds of
+        compiling once per process (needs a C++ compiler; without one, a warning and eager ELU).
     """
 
     model: str | None = None
@@ -60,6 +67,7 @@ class BPartISConfig:
     seed: int = 0
     batch_size: int = 3
     precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool = False
     device: str = "cpu"
 
 
@@ -146,6 +154,21 @@ def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, 
     return labels_np, scores.numpy().astype(np.float32)
 
 
+@functools.cache
+def compiled_elu(dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """ELU as a kernel compiled by ``torch.compile`` for ``dtype`` tensors of any shape (eager
+    PyTorch's ELU evaluates expm1 slowly: 2.5 ms against 0.9 ms compiled for a bf16 batch of
+    3 x 64 x 128 x 128 on 2 cores), or None when compiling fails (no C++ compiler)."""
+    try:
+        kernel = torch.compile(F.elu, dynamic=True)
+        with torch.inference_mode():
+            kernel(torch.zeros(2, 8, 4, 4, dtype=dtype).contiguous(memory_format=torch.channels_last))
+    except Exception as exc:  # torch.compile fails in many ways (compiler missing, unsupported platform)
+        log.warning("torch.compile is not available here (%s); BPartIS runs its eager ELU", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    return kernel
+
+
 class BPartIS:
     """A loaded BPartIS model; create once (or use :func:`segment_bpartis`, which caches)."""
 
@@ -153,15 +176,19 @@ class BPartIS:
         self.bundle = bundle
         self.network = load_network(bundle, device)
         self.device = device
-        self._inference: dict[str, BPartISNet] = {}
+        self._inference: dict[tuple[str, bool], BPartISNet] = {}
 
-    def inference_network(self, precision: str = "fp32") -> BPartISNet:
-        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), built once."""
+    def inference_network(self, precision: str = "fp32", compile: bool = False) -> BPartISNet:
+        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), with compiled
+        activations if ``compile`` (see :class:`BPartISConfig`), built once."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        if precision not in self._inference:
-            self._inference[precision] = self.network.for_inference(PRECISIONS[precision])
-        return self._inference[precision]
+        dtype = PRECISIONS[precision]
+        activation = compiled_elu(dtype) if compile else None
+        key = (precision, activation is not None)
+        if key not in self._inference:
+            self._inference[key] = self.network.for_inference(dtype, activation)
+        return self._inference[key]
 
     def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
         """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
@@ -173,7 +200,7 @@ class BPartIS:
         tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
         seed_threshold = float(defaults.get("seed_threshold", 0.5))
         min_size = int(defaults.get("min_size", 128))
-        network = self.inference_network(config.precision)
+        network = self.inference_network(config.precision, config.compile)
         x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
         information = None
         if config.mode == "bayesian":

@@ -71,6 +71,23 @@ def test_fast_mc_outputs_equal_plain_stacked_samples():
     assert torch.allclose(information, mutual_information(torch.sigmoid(stacked[:, 4])).clamp(min=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_compiled_activations_give_the_eager_outputs(dtype):
+    """``--compile`` swaps eager ELU for a torch.compile kernel: the same MC outputs, in both precisions."""
+    from imagedataextractor.segment.predict import compiled_elu
+
+    torch.manual_seed(0)
+    net = BPartISNet().eval()
+    activation = compiled_elu(dtype)
+    assert activation is not None, "torch.compile must work on this machine (a C++ compiler is installed)"
+    x = torch.rand(1, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    eager = mc_outputs(net.for_inference(dtype), x, 6, seed=5, batch_size=3)
+    compiled = mc_outputs(net.for_inference(dtype, activation), x, 6, seed=5, batch_size=3)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-2
+    for ours, reference in zip(compiled, eager):
+        assert torch.allclose(ours, reference, atol=tolerance)
+
+
 def _synthetic_embeddings(centres, radius, size=64):
     """Two discs whose pixels embed exactly onto their centre: perfect embeddings."""
     coords = coordinate_map(size, size)
