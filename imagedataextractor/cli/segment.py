@@ -90,6 +90,8 @@ def _write_png(path: Path, array) -> None:
 @click.option("--size", "crop", default=256, show_default=True, help="Training crop size in pixels (cut from 512-px images).")
 @click.option("--batch", default=5, show_default=True)
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 for bpartis, 1e-4 for the U-Nets, 1e-3 (AdamW) for maskrcnn).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
+              help="poly: lr * (1 - epoch/epochs)^0.9, the original BPartIS schedule (a resumed run with another --epochs decays toward it).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
@@ -101,7 +103,7 @@ def _write_png(path: Path, array) -> None:
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16: bfloat16 autocast, about 1.7x faster on CPUs with AVX512-BF16/AMX.")
 @click.option("--threads", type=int, default=0, help="Torch CPU threads (0: torch's default).")
-def train_command(data, train_method, out_dir, epochs, crop, batch, lr, device, seed, resume, init_weights, export_dir, precision, threads):
+def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, resume, init_weights, export_dir, precision, threads):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
     from ..train import TrainConfig
@@ -117,7 +119,7 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, device, 
 
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
-                         lr=default_lr if lr is None else lr, device=device, seed=seed,
+                         lr=default_lr if lr is None else lr, lr_schedule=lr_schedule, device=device, seed=seed,
                          precision=precision, threads=threads, method=train_method)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")

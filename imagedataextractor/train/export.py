@@ -24,6 +24,20 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, name: str 
     return training_task(method).export(state, Path(out_dir), name or f"{method}-emps")
 
 
+def training_summary(state: dict) -> dict:
+    """The ``training`` entry of an exported bundle's config, from a training checkpoint: epochs,
+    the settings that shaped the weights, the last validation loss and the training seconds."""
+    trained = state["config"]
+    settings = {k: trained.get(k) for k in ("crop", "batch", "lr", "seed", "split", "precision")}
+    return {
+        "epochs": state["epoch"],
+        **settings,
+        "lr_schedule": trained.get("lr_schedule", "constant"),
+        "final_val_loss": state["history"][-1]["val_loss"],
+        "seconds": round(sum(h["seconds"] for h in state["history"]), 1),
+    }
+
+
 def export_bpartis(state: dict, out_dir: Path, name: str) -> ModelBundle:
     """A BPartIS training checkpoint's weights as a bundle with the paper's inference defaults."""
     config = {
@@ -34,7 +48,6 @@ def export_bpartis(state: dict, out_dir: Path, name: str) -> ModelBundle:
         "tu": 0.0125,
         "seed_threshold": 0.5,
         "min_size": 128,
-        "training": {"epochs": state["epoch"], **{k: state["config"][k] for k in ("crop", "batch", "lr", "seed", "split")},
-                     "final_val_loss": state["history"][-1]["val_loss"]},
+        "training": training_summary(state),
     }
     return write_bundle(state["model"], out_dir, config)

@@ -45,6 +45,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     threads: int = 0  # 0: leave torch's default
     precision: str = "fp32"  # "bf16": bfloat16 autocast for the network, about 1.7x faster on AVX512-BF16 CPUs
+    lr_schedule: str = "constant"  # or "poly": lr * (1 - epoch / epochs) ** 0.9, as the original BPartIS training
     split: str = "train"
     method: str = "bpartis"
 
@@ -56,6 +57,20 @@ class EpochRecord:
     val_loss: float
     seconds: float
     lr: float = field(default=0.0)
+
+
+LR_SCHEDULES = ("constant", "poly")
+
+
+def epoch_lr(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch``: ``config.lr`` throughout ("constant"), or decayed as
+    ``lr * (1 - epoch / epochs) ** 0.9`` ("poly", the schedule of the original BPartIS training,
+    from SpatialEmbeddings). A resumed run with a new ``epochs`` decays toward that end."""
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "poly":
+        return config.lr * (1.0 - epoch / config.epochs) ** 0.9
+    raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {config.lr_schedule!r}")
 
 
 def split_by_publication(samples: list[Sample], val_fraction: float) -> tuple[list[Sample], list[Sample]]:
@@ -141,8 +156,6 @@ def train(
             raise ModelError(f"{resume}: a checkpoint of method {state['config'].get('method', 'bpartis')!r}, not {config.method!r}")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr
         dataset.generator.set_state(state["data_rng"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, history = state["epoch"], state["history"]
@@ -152,8 +165,12 @@ def train(
                         generator=torch.Generator().manual_seed(config.seed + start_epoch))
     val_tensors = (torch.from_numpy(val_images), torch.from_numpy(val_labels)) if val_images is not None else None
 
+    epoch_lr(config, start_epoch)  # an unknown schedule fails before the first epoch
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
+        lr = epoch_lr(config, epoch)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -168,7 +185,7 @@ def train(
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
         val = validation_loss(model, *val_tensors, config.batch, config.device, task.loss) if val_tensors else total / count
-        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, config.lr)
+        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {

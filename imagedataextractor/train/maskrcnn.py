@@ -31,7 +31,8 @@ from ..segment.maskrcnn import (
     write_maskrcnn_bundle,
 )
 from .data import AugmentedCrops, load_resized
-from .loop import EpochRecord, TrainConfig, save_epoch, split_by_publication
+from .export import training_summary
+from .loop import EpochRecord, TrainConfig, epoch_lr, save_epoch, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def train_maskrcnn(
 
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
+        lr = epoch_lr(config, epoch)
         model.train()
         total, count = 0.0, 0
         batches = torch.randperm(len(dataset), generator=order).split(config.batch)
@@ -163,7 +165,7 @@ def train_maskrcnn(
             images = [image.to(config.device) for image, _ in items]
             targets = [{k: v.to(config.device) for k, v in instance_targets(labels).items()} for _, labels in items]
             for group in optimiser.param_groups:
-                group["lr"] = config.lr * min(1.0, (step + 1) / WARMUP)
+                group["lr"] = lr * min(1.0, (step + 1) / WARMUP)
             loss = sum(model(images, targets).values())
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -173,7 +175,7 @@ def train_maskrcnn(
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
         val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)
-        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, config.lr)
+        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {
@@ -204,10 +206,6 @@ def export_maskrcnn(checkpoint: str | Path, out_dir: str | Path, *, name: str = 
         "version": f"epoch{state['epoch']}-{datetime.date.today():%Y%m%d}",
         "method": "maskrcnn",
         "input_size": trained["canvas"],
-        "training": {"epochs": state["epoch"], "iterations": state["step"],
-                     **{k: trained[k] for k in ("crop", "batch", "lr", "seed", "split")},
-                     "init_weights": state.get("init_weights"),
-                     "final_val_loss": state["history"][-1]["val_loss"],
-                     "seconds": round(sum(h["seconds"] for h in state["history"]), 1)},
+        "training": {**training_summary(state), "iterations": state["step"], "init_weights": state.get("init_weights")},
     }
     return write_maskrcnn_bundle(state["model"], MaskRCNNArch.from_json(state["network"]), out_dir, config)

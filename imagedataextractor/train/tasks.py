@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ..models.registry import ModelBundle, write_bundle
+from .export import training_summary
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,7 @@ def _learned_task(method: str) -> TrainTask:
             "method": method,
             "input_size": trained["canvas"],
             "network": spec.network,
-            "training": {"epochs": state["epoch"], **{k: trained[k] for k in ("crop", "batch", "lr", "seed", "split", "precision")},
-                         "final_val_loss": state["history"][-1]["val_loss"],
-                         "seconds": round(sum(h["seconds"] for h in state["history"]), 1)},
+            "training": training_summary(state),
         }
         return write_bundle(weights, out_dir, config, arch=spec.arch)
 

@@ -12,6 +12,7 @@ from imagedataextractor.models import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
+from imagedataextractor.train.loop import epoch_lr
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):
@@ -25,6 +26,22 @@ def test_train_resume_and_export(tiny_dataset, tmp_path):
     bundle = export_checkpoint(tmp_path / "run" / "last.pt", tmp_path / "bundle")
     assert read_bundle(bundle.path).verify() and bundle.config["training"]["epochs"] == 2
     load_network(bundle)
+
+
+def test_poly_schedule_decays_to_the_end_of_a_resumed_run(tiny_dataset, tmp_path):
+    config = TrainConfig(data=str(tiny_dataset), out_dir=str(tmp_path / "run"), epochs=1, crop=32, canvas=64, batch=2,
+                         val_fraction=0.0, lr=1e-3, lr_schedule="poly")
+    assert epoch_lr(config, 0) == pytest.approx(1e-3)
+    train(config, progress=False)
+    longer = TrainConfig(**{**config.__dict__, "epochs": 4})  # resumed with a later end: decays toward it
+    train(longer, resume=tmp_path / "run" / "last.pt", progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["lr"] for h in history] == pytest.approx([1e-3, 1e-3 * 0.75**0.9, 1e-3 * 0.5**0.9, 1e-3 * 0.25**0.9])
+    bundle = export_checkpoint(tmp_path / "run" / "last.pt", tmp_path / "bundle")
+    assert bundle.config["training"]["lr_schedule"] == "poly"
+    assert epoch_lr(TrainConfig(data="", lr=1e-3), 10) == 1e-3  # constant by default
+    with pytest.raises(ValueError, match="lr_schedule"):
+        epoch_lr(TrainConfig(data="", lr_schedule="cosine"), 0)
 
 
 def test_train_cli_rejects_a_non_dataset(tmp_path):
