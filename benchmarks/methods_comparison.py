@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from imagedataextractor.datasets import default_emps_dir
-from imagedataextractor.evaluate import DEFAULT_TU_VALUES, compare_methods, resolve_methods, sweep_tu
+from imagedataextractor.evaluate import DEFAULT_TU_VALUES, compare_methods, resolve_methods
 from imagedataextractor.evaluate.figures import save_overlay_grid, save_sweep_plot
 from imagedataextractor.evaluate.report import comparison_table, sweep_table
 from imagedataextractor.segment.methods import BPARTIS_MODES
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("-T", "--samples", type=int, default=None, help="BPartIS MC samples (default: the model's).")
     parser.add_argument("--bpartis-model", default=None, help="BPartIS model bundle for its three modes (default: the shipped one).")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--compile", action="store_true", help="BPartIS: compiled activations (see `ide evaluate --compile`).")
     parser.add_argument("--grid-images", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="Torch CPU threads.")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
@@ -60,26 +61,28 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     names = resolve_methods(args.methods if args.methods == "all" else args.methods.split(","))
-    bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision)
     models = {name: args.bpartis_model for name in BPARTIS_MODES if name in names and args.bpartis_model}
+    # The tu sweep shares the Bayesian modes' MC inference (one per image), with bpartis's model.
+    bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision, compile=args.compile)
     comparison = compare_methods(args.data, methods=names, split=args.split, bpartis=bpartis, models=models,
-                                 limit=args.limit, keep_examples=args.grid_images)
+                                 limit=args.limit, keep_examples=args.grid_images, tu_values=DEFAULT_TU_VALUES)
+    sweep = comparison.sweep
     args.figures.mkdir(parents=True, exist_ok=True)
     grid_path, plot_path = args.figures / "methods_grid.png", args.figures / "tu_sweep.png"
     # Methods that ran on none of the example images (e.g. no trained model here) get no column.
     shown = [name for name in names if any(name in example.predictions for example in comparison.examples)]
     save_overlay_grid(grid_path, comparison.examples, shown, cell=192)
-    sweep = sweep_tu(args.data, split=args.split, bpartis=BPartISConfig(model=args.bpartis_model, n_samples=args.samples, precision=args.precision),
-                     tu_values=DEFAULT_TU_VALUES, limit=args.limit)
     save_sweep_plot(plot_path, sweep)
 
     bundle = get_bpartis(args.bpartis_model).bundle
     n_images = len(comparison.evaluations[0].per_image) if comparison.evaluations else 0
     subset = "the whole split" if args.limit is None else f"the first {n_images} images of the split (--limit {args.limit})"
     setting = (f"{datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, torch threads {args.threads}; "
-               f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}")
+               f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}"
+               + (", compiled activations" if args.compile else ""))
     command = "python benchmarks/methods_comparison.py --data DIR" + (f" --limit {args.limit}" if args.limit else "") + \
-        (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "")
+        (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "") + \
+        (f" --precision {args.precision}" if args.precision != "fp32" else "") + (" --compile" if args.compile else "")
 
     def rel(path: Path) -> str:
         return os.path.relpath(path.resolve(), args.benchmarks.resolve().parent)
@@ -102,8 +105,8 @@ captions: particles and F1@0.5):
 
 ### Uncertainty threshold sweep (paper Fig. 6)
 
-`ide evaluate --data DIR --sweep-tu` on the same images: one MC inference per image, re-filtered at
-each tu (`*`: the model's default; `none`: no filter, the Bayesian mode). Best tu by AP: {sweep.best("AP"):g}.
+`ide evaluate --data DIR --sweep-tu` on the same images: one MC inference per image (the one the
+Bayesian rows above use), re-filtered at each tu (`*`: the model's default; `none`: no filter, the Bayesian mode). Best tu by AP: {sweep.best("AP"):g}.
 
 {sweep_table(sweep, style="markdown")}
 

@@ -21,9 +21,10 @@ from tqdm import tqdm
 
 from ..datasets import load_split
 from ..segment import methods as segment_methods
-from ..segment.predict import BPartISConfig
+from ..segment.predict import BPartISConfig, get_bpartis
 from .analysis import ANALYSIS_KEYS, MIN_GT_PARTICLES, PAPER_ANALYSIS, compare_stats, particle_stats
 from .metrics import METRIC_KEYS, EvaluationError, evaluate_pair, summarise
+from .sweep import MCPrediction, TuSweep, check_tu_values, mc_prediction, summarise_sweep, sweep_prediction
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,56 @@ class Example:
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Result of :func:`compare_methods`: one :class:`Evaluation` per method, in the order asked,
-    and the first ``keep_examples`` images with every method's prediction."""
+    the first ``keep_examples`` images with every method's prediction, and the uncertainty-threshold
+    sweep when ``tu_values`` were given."""
 
     evaluations: list[Evaluation]
     examples: list[Example]
+    sweep: TuSweep | None = None
+
+
+#: The Bayesian BPartIS methods and the threshold each applies (None: the config's or the model's tu).
+_BAYESIAN_TU = {"bpartis": None, "bpartis-bayesian": math.inf}
+
+
+class _SharedInference:
+    """Bayesian BPartIS run once per image and model: its two methods and the tu sweep are filters
+    of the same Monte Carlo outputs (``MCPrediction.at_tu`` equals ``segment`` with that tu), so a
+    comparison pays for one MC inference per image, not three. Each use reports the MC seconds."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+        self._runs: dict[BPartISConfig, tuple[MCPrediction | Exception, float]] = {}
+
+    def prediction(self, config: BPartISConfig) -> tuple[MCPrediction, float]:
+        key = replace(config, tu=None, mode="bayesian", filter_uncertain=True, keep_border=True)
+        if key not in self._runs:
+            started = time.perf_counter()
+            try:
+                self._runs[key] = (mc_prediction(self.image, key), time.perf_counter() - started)
+            except Exception as exc:  # raised again at each use, so every method using it records it
+                self._runs[key] = (exc, math.nan)
+        outcome, seconds = self._runs[key]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome, seconds
+
+    def segment(self, name: str, config: BPartISConfig) -> tuple[np.ndarray, np.ndarray, float]:
+        """Labels (H, W), scores and MC seconds of Bayesian method ``name``."""
+        prediction, seconds = self.prediction(config)
+        tu = _BAYESIAN_TU[name]
+        if tu is None:
+            tu = config.tu if config.tu is not None else _model_tu(config)
+        labels, scores = prediction.at_tu(tu)
+        return labels, scores, seconds
+
+
+def _model_tu(config: BPartISConfig) -> float:
+    return float(get_bpartis(config.model, config.device).bundle.config.get("tu", 0.0125))
+
+
+def _model_samples(config: BPartISConfig) -> int:
+    return int(get_bpartis(config.model, config.device).bundle.config.get("n_samples", 30))
 
 
 def _finite(value: float | None) -> float | None:
@@ -133,6 +180,7 @@ def compare_methods(
     limit: int | None = None,
     keep_examples: int = 0,
     min_gt_particles: int = MIN_GT_PARTICLES,
+    tu_values: Sequence[float] | None = None,
     progress: bool = True,
 ) -> Comparison:
     """Segment the images of ``split`` with each method and score every prediction.
@@ -149,6 +197,11 @@ def compare_methods(
     keep_examples : keep the first this many images and every prediction on them (for a grid).
     min_gt_particles : images with at least this many ground-truth particles get the particle-
         analysis check (the paper's 30).
+    tu_values : also sweep BPartIS's uncertainty threshold over these (see :func:`.sweep.sweep_tu`),
+        with method "bpartis"'s model, into ``Comparison.sweep``.
+
+    The Bayesian BPartIS methods and the sweep share one MC inference per image and model (each
+    reports its seconds).
 
     Border particles are kept (the ground truth includes them) and predictions are compared at the
     image's native resolution. Exceptions raised by a method on an image are recorded in its row
@@ -159,20 +212,28 @@ def compare_methods(
     if unknown:
         raise EvaluationError(f"models: {', '.join(unknown)} not among the methods evaluated ({', '.join(names)})")
     configs = {name: replace(bpartis, model=(models or {}).get(name, bpartis.model)) for name in names}
+    sweep_values = None if tu_values is None else check_tu_values(tu_values)
+    sweep_config = configs.get("bpartis", replace(bpartis, model=(models or {}).get("bpartis", bpartis.model)))
     samples = load_split(data, split)[:limit]
     rows: dict[str, list[dict]] = {name: [] for name in names}
+    sweep_rows: list[dict] = []
     examples = []
     for index, sample in enumerate(tqdm(samples, desc="evaluate", disable=not progress, leave=False)):
         image, truth = sample.load()
         n_true = _n_instances(truth)
         truth_stats = particle_stats(truth) if n_true >= min_gt_particles else None
         kept: dict[str, np.ndarray] = {}
+        shared = _SharedInference(image)
         for name in names:
             row = {"image": sample.name, **dict.fromkeys(METRIC_KEYS, math.nan), "seconds": math.nan, "n_true": n_true,
                    "n_pred": 0, **dict.fromkeys(ANALYSIS_KEYS, math.nan), "error": None}
             started = time.perf_counter()
             try:
-                result = segment_methods.segment(image, method=name, keep_border=True, bpartis=configs[name])
+                if name in _BAYESIAN_TU:
+                    labels, scores, seconds = shared.segment(name, configs[name])
+                else:
+                    result = segment_methods.segment(image, method=name, keep_border=True, bpartis=configs[name])
+                    labels, scores, seconds = result.labels, result.scores, time.perf_counter() - started
             except Exception as exc:  # a method's failure is a result of the comparison, not its end
                 # Warn once per method (a missing model fails on every image); the rest at debug level.
                 level = logging.DEBUG if any(r["error"] for r in rows[name]) else logging.WARNING
@@ -180,17 +241,28 @@ def compare_methods(
                 row["error"] = f"{type(exc).__name__}: {exc}"
                 rows[name].append(row)
                 continue
-            row["seconds"] = time.perf_counter() - started
-            row.update(evaluate_pair(truth, result.labels, scores=result.scores))
-            row["n_pred"] = _n_instances(result.labels)
+            row["seconds"] = seconds
+            row.update(evaluate_pair(truth, labels, scores=scores))
+            row["n_pred"] = _n_instances(labels)
             if truth_stats is not None:
-                row.update(compare_stats(truth_stats, particle_stats(result.labels)).distances())
+                row.update(compare_stats(truth_stats, particle_stats(labels)).distances())
             rows[name].append(row)
             if index < keep_examples:
-                kept[name] = result.labels
+                kept[name] = labels
         if index < keep_examples:
             examples.append(Example(sample.name, image, truth, kept))
-    return Comparison([_evaluation(name, rows[name]) for name in names], examples)
+        if sweep_values is not None:
+            try:
+                prediction, _ = shared.prediction(sweep_config)
+            except Exception as exc:  # already recorded as the Bayesian methods' error on this image
+                log.warning("tu sweep: %s left out: %s", sample.name, exc)
+            else:
+                sweep_rows.extend({"image": sample.name, **row} for row in sweep_prediction(truth, prediction, sweep_values))
+    sweep = None
+    if sweep_values is not None:
+        sweep = TuSweep(pd.DataFrame(sweep_rows, columns=["image", "tu", *METRIC_KEYS, "n_pred"]), summarise_sweep(sweep_rows, sweep_values),
+                        _model_tu(sweep_config), sweep_config.n_samples or _model_samples(sweep_config), len(samples))
+    return Comparison([_evaluation(name, rows[name]) for name in names], examples, sweep)
 
 
 def _evaluation(method: str, rows: list[dict]) -> Evaluation:

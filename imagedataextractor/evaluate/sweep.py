@@ -114,7 +114,7 @@ class TuSweep:
                 "best_tu_AP": plain(self.best("AP")), "rows": rows}
 
 
-def _check_tu_values(tu_values: Sequence[float]) -> tuple[float, ...]:
+def check_tu_values(tu_values: Sequence[float]) -> tuple[float, ...]:
     values = tuple(float(tu) for tu in tu_values)
     if not values:
         raise EvaluationError("tu_values: give at least one threshold")
@@ -147,7 +147,7 @@ def sweep_tu(
     One MC inference per image (T = ``bpartis.n_samples`` or the model's); predictions at native
     resolution with border particles kept, as in :func:`~imagedataextractor.evaluate.evaluate_method`.
     """
-    values = _check_tu_values(tu_values)
+    values = check_tu_values(tu_values)
     samples = load_split(data, split)[:limit]
     rows = []
     for sample in tqdm(samples, desc="tu sweep", disable=not progress, leave=False):

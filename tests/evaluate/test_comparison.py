@@ -175,7 +175,7 @@ def test_sweep_rows_and_summary_on_synthetic_outputs():
     assert list(summary["tu"]) == list(tus) and list(summary["n_pred"]) == [2, 4, 6]
     assert list(summary.columns) == ["tu", *METRIC_KEYS, "n_pred"]
     with pytest.raises(EvaluationError, match=">= 0"):
-        sweep_module._check_tu_values([-0.1])
+        sweep_module.check_tu_values([-0.1])
 
 
 def fake_mc_outputs(network, x, n_samples, *, seed=0, batch_size=3):
@@ -332,3 +332,27 @@ def test_bpartis_and_the_sweep_from_the_cli(tiny_emps, tiny_bundle, tmp_path):
     bad = runner.invoke(main, ["evaluate", "--data", str(tiny_emps), "--sweep-tu", "--tu-values", "0.01,x"])
     assert bad.exit_code != 0 and "'x' is not a number" in bad.output
     assert runner.invoke(main, ["evaluate", "--data", str(tiny_emps), "--plot", str(plot)]).exit_code != 0
+
+
+def test_bayesian_modes_and_the_sweep_share_one_mc_inference_per_image(tiny_emps, tiny_bundle, monkeypatch):
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return predict.mc_outputs(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "mc_outputs", counted)
+    config = BPartISConfig(model=str(tiny_bundle), n_samples=2)
+    comparison = compare_methods(tiny_emps, methods=["bpartis", "bpartis-bayesian"], bpartis=config,
+                                 tu_values=(0.0125, math.inf), keep_examples=1, progress=False)
+    assert len(calls) == 2  # two images, one MC inference each
+    example = comparison.examples[0]
+    for name, labels in example.predictions.items():  # what segment() gives for that mode
+        own = segment_methods.segment(example.image, method=name, keep_border=True, bpartis=config)
+        np.testing.assert_array_equal(labels, own.labels)
+    filtered, bayesian = comparison.evaluations
+    sweep = comparison.sweep.summary.set_index("tu")
+    for evaluation, tu in ((filtered, 0.0125), (bayesian, math.inf)):
+        assert evaluation.summary["n_failed"] == 0
+        assert evaluation.summary["F1_50"] == pytest.approx(sweep.loc[tu, "F1_50"], nan_ok=True)
+    assert comparison.sweep.n_images == 2 and comparison.sweep.n_samples == 2
