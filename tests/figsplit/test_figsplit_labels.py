@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from imagedataextractor.figsplit import SplitConfig, split_figure
-from imagedataextractor.figsplit.labels import _STROKE_MIN_CONFIDENCE, _UNIFORM_CNR, _accepted, _backdrop, label_mask, read_corner_labels
+from imagedataextractor.figsplit.labels import (
+    _STROKE_MIN_CONFIDENCE,
+    _UNIFORM_CNR,
+    _accepted,
+    _backdrop,
+    _label_sized,
+    label_mask,
+    read_corner_labels,
+)
 from imagedataextractor.imageio import read_image
 
 # EMPS figures as the demo corpus serves them (high-resolution JPEGs).
@@ -83,3 +91,9 @@ def test_a_backdrop_is_a_box_only_when_it_ends_near_the_label() -> None:
     flat = np.full((200, 300), 250.0, np.float32)
     flat[35:65, 50:70] = 10.0
     assert _backdrop(flat, (50, 35, 70, 65)) is None  # uniform far beyond the label: no box
+
+
+def test_letters_too_big_or_too_wide_for_a_label_are_texture() -> None:
+    assert _label_sized((10, 10, 40, 50), (512, 512))  # a 40-px letter
+    assert not _label_sized((10, 21, 232, 153), (512, 512))  # 132 px tall: a quarter of the image
+    assert not _label_sized((518, 6, 738, 47), (512, 760))  # 220 px wide, 41 tall: not one letter
