@@ -34,6 +34,8 @@ from .segment.predict import BPartISConfig
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .figsplit.labels import LabelReading
+
     from .measure import Histogram, Measurements, RadialDistribution
     from .segment.types import Segmentation
     from .store import Database
@@ -56,7 +58,8 @@ class ImageResult:
     docstring. panel: the panel (bbox in figure pixels, label, micrograph classification), None for
     a file that could not be read. scalebar: the scalebar read from the panel (all fields None when
     none was found or ``scalebar=False``). raw_segmentation, measurements: the stage results,
-    None unless ``status == "done"``.
+    None unless ``status == "done"``. labels_in_image: panel labels found printed inside the
+    micrograph (bbox in panel pixels), blanked before segmentation (see ``mask_labels``).
     """
 
     source: str | None
@@ -67,6 +70,7 @@ class ImageResult:
     scalebar: Scalebar = field(default_factory=Scalebar)
     raw_segmentation: Segmentation | None = None
     measurements: Measurements | None = None
+    labels_in_image: tuple[LabelReading, ...] = ()
 
     @property
     def image(self) -> np.ndarray | None:
@@ -135,6 +139,7 @@ class ImageResult:
             "software_version": __version__,
             "panel": None if self.panel is None else self.panel.to_dict(),
             "scalebar": self.scalebar.to_dict(),
+            "labels_in_image": [{"label": r.label, "text": r.text, "bbox": list(r.bbox)} for r in self.labels_in_image],
             "units": None if measured is None else ("nm" if self.nm_per_px is not None else "px"),
             "segmentation": None
             if segmentation is None
@@ -147,9 +152,11 @@ class ImageResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/<name>/``: summary.json always; for a measured panel also particles.csv,
-        overlay.png (instances in colour, scalebar box, particle ids), size_histogram.png and
+        overlay.png (instances in colour, scalebar box in red, blanked labels in orange, particle
+        ids), size_histogram.png and
         rdf.png (matplotlib). Returns the folder. Raises IDEError when it cannot be written."""
         from . import viz
+        from .figsplit.labels import label_mask
 
         folder = Path(directory) / self.name
         try:
@@ -157,7 +164,8 @@ class ImageResult:
             (folder / "summary.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
             if self.measurements is not None and self.panel is not None:
                 self.particles.to_csv(folder / "particles.csv", index=False)
-                viz.save_overlay(folder / "overlay.png", self.panel.image, self.measurements.particles, self.segmentation, self.scalebar)
+                blanked = label_mask(self.panel.image, list(self.labels_in_image)) if self.labels_in_image else None
+                viz.save_overlay(folder / "overlay.png", self.panel.image, self.measurements.particles, self.segmentation, self.scalebar, blanked)
                 viz.save_histogram(folder / "size_histogram.png", self.measurements.size_histogram)
                 viz.save_rdf(folder / "rdf.png", self.measurements.rdf)
         except OSError as exc:
@@ -236,7 +244,7 @@ class _Settings:
     mask_labels: bool = True
 
 
-def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segmentation, Measurements]:
+def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segmentation, Measurements, tuple[LabelReading, ...]]:
     from .figsplit.labels import label_mask, read_corner_labels
     from .measure import measure
     from .scalebar import read_scalebar, scalebar_mask
@@ -244,12 +252,12 @@ def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segment
 
     scalebar = read_scalebar(panel.image) if settings.scalebar else Scalebar()
     blanked = scalebar_mask(panel.image.shape, scalebar)
-    if settings.mask_labels:
-        blanked |= label_mask(panel.image, read_corner_labels(panel.image))
+    labels = tuple(read_corner_labels(panel.image)) if settings.mask_labels else ()
+    blanked |= label_mask(panel.image, list(labels))
     segmentation = segment(blank_regions(panel.image, blanked), method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
     segmentation = drop_instances_under(segmentation, blanked)
     measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty)
-    return scalebar, segmentation, measured
+    return scalebar, segmentation, measured, labels
 
 
 def _figure_results(
@@ -271,14 +279,14 @@ def _figure_results(
             results.append(ImageResult(source, name, "skipped", panel.reason, panel))
             continue
         try:
-            scalebar, segmentation, measured = _measure_panel(panel, settings)
+            scalebar, segmentation, measured, labels = _measure_panel(panel, settings)
         except IDEError as exc:
             log.warning("%s: failed, %s", name, exc)
             results.append(ImageResult(source, name, "failed", str(exc), panel))
             continue
         if scalebar.nm_per_px is None:
             log.info("%s: no readable scalebar, sizes are in pixels", name)
-        results.append(ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured))
+        results.append(ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured, labels))
     return results
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .scalebar.types import Scalebar
 
 SCALEBAR_COLOUR = (255, 40, 40)
+LABEL_COLOUR = (255, 160, 0)
 
 
 def instance_colours(n: int, *, seed: int = 0) -> np.ndarray:
@@ -30,12 +31,22 @@ def instance_colours(n: int, *, seed: int = 0) -> np.ndarray:
     return colours
 
 
-def overlay(image: np.ndarray, labels: np.ndarray, *, particles: pd.DataFrame | None = None, scalebar: Scalebar | None = None, alpha: float = 0.45) -> np.ndarray:
+def overlay(
+    image: np.ndarray,
+    labels: np.ndarray,
+    *,
+    particles: pd.DataFrame | None = None,
+    scalebar: Scalebar | None = None,
+    blanked: np.ndarray | None = None,
+    alpha: float = 0.45,
+) -> np.ndarray:
     """(H, W, 3) uint8 picture: ``image`` with every instance of ``labels`` ((H, W) ints) tinted in
     its own colour and outlined, the particle ids written at their centroids (needs
-    ``particles`` with ``particle_id``, ``centroid_x_px``, ``centroid_y_px``) and the scalebar's
-    box (or bar and label boxes) drawn in red."""
+    ``particles`` with ``particle_id``, ``centroid_x_px``, ``centroid_y_px``), the scalebar's
+    box (or bar and label boxes) drawn in red and the outline of ``blanked`` ((H, W) bool: the
+    labels blanked before segmentation) in orange."""
     from PIL import Image, ImageDraw
+    from scipy import ndimage as ndi
     from skimage.segmentation import find_boundaries
 
     picture = image.astype(np.float32)
@@ -44,6 +55,9 @@ def overlay(image: np.ndarray, labels: np.ndarray, *, particles: pd.DataFrame | 
     picture[inside] = (1 - alpha) * picture[inside] + alpha * colours[inside]
     edges = find_boundaries(labels, mode="inner")
     picture[edges] = colours[edges]
+    if blanked is not None:
+        outline = ndi.binary_dilation(find_boundaries(blanked, mode="inner"))  # 3 px: visible on any micrograph
+        picture[outline] = LABEL_COLOUR
     canvas = Image.fromarray(np.round(picture).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     if particles is not None:
@@ -58,11 +72,18 @@ def overlay(image: np.ndarray, labels: np.ndarray, *, particles: pd.DataFrame | 
     return np.asarray(canvas)
 
 
-def save_overlay(path: str | Path, image: np.ndarray, particles: pd.DataFrame, labels: np.ndarray, scalebar: Scalebar | None) -> None:
+def save_overlay(
+    path: str | Path,
+    image: np.ndarray,
+    particles: pd.DataFrame,
+    labels: np.ndarray,
+    scalebar: Scalebar | None,
+    blanked: np.ndarray | None = None,
+) -> None:
     """Write :func:`overlay` as a PNG."""
     from PIL import Image
 
-    Image.fromarray(overlay(image, labels, particles=particles, scalebar=scalebar)).save(path)
+    Image.fromarray(overlay(image, labels, particles=particles, scalebar=scalebar, blanked=blanked)).save(path)
 
 
 def _figure() -> Figure:

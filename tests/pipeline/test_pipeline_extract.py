@@ -119,16 +119,28 @@ def test_instances_under_the_scalebar_are_dropped_and_ids_renumbered():
     assert drop_instances_under(segmentation, scalebar_mask(labels.shape, Scalebar())) is segmentation
 
 
-def test_labels_printed_in_micrographs_are_not_measured_as_particles():
+def test_labels_printed_in_micrographs_are_not_measured_as_particles(tmp_path):
     from pathlib import Path
+
+    from PIL import Image
+
+    from imagedataextractor.viz import LABEL_COLOUR
 
     demo = Path(__file__).resolve().parents[2] / "examples" / "figure-demo.png"
 
-    def particles_under_labels(mask_labels: bool) -> int:
+    def panel_a(mask_labels: bool):
+        return extract(demo, method="watershed", mask_labels=mask_labels)[0]
+
+    def particles_under_labels(result) -> int:
         # Panel a's own label "a" and its source article's white "(d)" fill its top-left 150 x 120 px.
-        [panel_a, _] = extract(demo, method="watershed", mask_labels=mask_labels)
-        particles = panel_a.particles
+        particles = result.particles
         return int(((particles.centroid_x_px < 150) & (particles.centroid_y_px < 120)).sum())
 
-    assert particles_under_labels(mask_labels=False) >= 1  # watershed takes the white glyphs for particles
-    assert particles_under_labels(mask_labels=True) == 0
+    unmasked, masked = panel_a(mask_labels=False), panel_a(mask_labels=True)
+    assert particles_under_labels(unmasked) >= 1 and unmasked.labels_in_image == ()  # watershed takes the white glyphs for particles
+    assert particles_under_labels(masked) == 0
+    assert sorted(reading.label for reading in masked.labels_in_image) == ["a", "d"]
+    assert [entry["label"] for entry in masked.to_json()["labels_in_image"]] == [r.label for r in masked.labels_in_image]
+    overlay = np.asarray(Image.open(masked.save(tmp_path) / "overlay.png").convert("RGB"))
+    outlined = (overlay == LABEL_COLOUR).all(axis=2)  # the blanked region's outline, in orange
+    assert outlined[:160, :200].sum() > 200 and not outlined[200:].any()
