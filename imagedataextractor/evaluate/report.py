@@ -38,11 +38,17 @@ def render(header: Sequence[str], rows: Iterable[Sequence[str]], *, style: Style
     return "\n".join(line(cells) for cells in [list(header), *rows])
 
 
+#: What a method's row leaves out of its published system, printed below the table.
+METHOD_NOTES = {
+    "dilated-unet-crf": "dilated-unet-crf: segmentation stages only; the paper's VGG16 object classifier is not implemented (EMPS has no object classes to train it on)",
+}
+
+
 def comparison_table(evaluations: Sequence[Evaluation], *, style: Style = "text") -> str:
     """One row per method: images scored, metrics, median seconds per image, the particle-analysis
     distances (means over images with >= 30 true particles, and how many), the paper's AP / AP50 /
-    AP75 / mIoU and its analysis distances ('-' where the paper has none). Methods that failed on
-    some images get a line each below the table."""
+    AP75 / mIoU and its analysis distances ('-' where the paper has none). Below the table, a line
+    for each method that failed on some images and each :data:`METHOD_NOTES` entry of a method shown."""
     header = ["method", "images", *(_METRIC_HEADERS[k] for k in METRIC_KEYS), "s/img",
               *(_ANALYSIS_HEADERS[k] for k in ANALYSIS_KEYS), "n>=30", "paper AP/AP50/AP75/mIoU", "paper size/AR/RDF"]
     rows = []
@@ -67,6 +73,8 @@ def comparison_table(evaluations: Sequence[Evaluation], *, style: Style = "text"
             first = evaluation.errors[0]
             first = first if len(first) <= _NOTE_CHARS else first[: _NOTE_CHARS - 3] + "..."
             notes.append(f"{evaluation.method}: failed on {n_failed} of {len(evaluation.per_image)} images ({first})")
+        if evaluation.method in METHOD_NOTES:
+            notes.append(METHOD_NOTES[evaluation.method])
     table = render(header, rows, style=style)
     if not notes:
         return table

@@ -297,6 +297,8 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_emps, cheap_registry, mo
     assert gmm.summary["n_failed"] == 1 and gmm.errors == ["few: ImageError: gmm: no phases"]
     assert copy.summary["n_failed"] == 0
     assert "gmm: failed on 1 of 2 images (few: ImageError: gmm: no phases)" in comparison_table(comparison.evaluations)
+    renamed = [type(gmm)("dilated-unet-crf", gmm.per_image, gmm.summary)]  # a row of the MOF method says what it leaves out
+    assert "VGG16 object classifier is not implemented" in comparison_table(renamed, style="markdown")
     with pytest.raises(EvaluationError, match="unknown method 'nope'"):
         compare_methods(tiny_emps, methods=["nope"])
 
