@@ -116,6 +116,38 @@ def test_clustering_recovers_instances_from_perfect_embeddings():
     assert torch.allclose(clusters.scores, torch.full((3,), 0.9))
 
 
+def _greedy_reference(embedding, sigma, seed, min_size):
+    """The clustering as the paper describes it, over every foreground pixel at each step."""
+    foreground = (seed > 0.5).reshape(-1)
+    points, bandwidths = embedding.reshape(2, -1)[:, foreground], torch.exp(10 * sigma.reshape(2, -1)[:, foreground])
+    candidates, unclustered = seed.reshape(-1)[foreground].clone(), torch.ones(int(foreground.sum()), dtype=torch.bool)
+    labels, count = torch.zeros(len(candidates), dtype=torch.int64), 0
+    while int(unclustered.sum()) > min_size and float(candidates.max()) >= 0.5:
+        best = int(torch.argmax(candidates))  # first of the tied maxima in image order
+        proposal = torch.exp(-((points - points[:, best : best + 1]).pow(2) * bandwidths[:, best : best + 1]).sum(0)) > 0.5
+        proposal[best] = True
+        if int(proposal.sum()) > min_size and int((proposal & unclustered).sum()) > 0.5 * int(proposal.sum()):
+            count += 1
+            labels[proposal] = count
+        unclustered &= ~proposal
+        candidates[proposal] = -1.0
+    full = torch.zeros(seed.numel(), dtype=torch.int64)
+    full[foreground] = labels
+    return full.view(seed.shape)
+
+
+def test_windowed_clustering_equals_the_full_greedy_pass():
+    """Noisy, overlapping instances with saturated (tied) seeds and mixed bandwidths."""
+    generator = torch.Generator().manual_seed(3)
+    embedding, sigma, seed, _ = _synthetic_embeddings([(12, 12), (14, 20), (40, 40), (50, 20)], radius=9)
+    embedding = embedding + 0.01 * torch.randn(embedding.shape, generator=generator)
+    sigma = sigma + 0.3 * torch.rand(sigma.shape, generator=generator)
+    seed = torch.where(seed > 0, torch.where(torch.rand(seed.shape, generator=generator) < 0.5, 1.0, 0.8), 0.6 * torch.rand(seed.shape, generator=generator))
+    clusters = cluster_embeddings(embedding, sigma, seed, min_size=10)
+    assert int(clusters.labels.max()) >= 3
+    assert torch.equal(clusters.labels, _greedy_reference(embedding, sigma, seed, min_size=10))
+
+
 def test_clustering_drops_small_clusters_and_low_seeds():
     embedding, sigma, seed, truth = _synthetic_embeddings([(16, 16), (46, 46)], radius=3)
     assert int(cluster_embeddings(embedding, sigma, seed, min_size=50).labels.max()) == 0
