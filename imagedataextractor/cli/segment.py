@@ -10,7 +10,7 @@ import click
 METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
 
 
-COMPILE_HELP = "BPartIS: compile its activations with torch.compile (equal output, about 1.25x faster after a few seconds' compile; needs a C++ compiler)."
+COMPILE_HELP = "BPartIS: compile its activations with torch.compile (equal output; experimental, no speed-up measured yet, see BENCHMARKS.md; needs a C++ compiler)."
 
 
 def _bpartis_options(func):

@@ -54,7 +54,8 @@ class BPartISConfig:
         2-core CPU, 10 was 1.4x slower).
     precision: a key of :data:`PRECISIONS`.
     compile: run the network's activations (ELU, a third of the time in eager PyTorch) as kernels
-        compiled by ``torch.compile``: equal outputs, about 1.25x faster, after a few seconds of
+        compiled by ``torch.compile``: equal outputs; experimental (BENCHMARKS.md: no speed-up measured
+        in this integrated form, 1.26x in a first experiment), after a few seconds of
         compiling once per process (needs a C++ compiler; without one, a warning and eager ELU).
     """
 
