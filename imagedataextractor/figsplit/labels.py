@@ -321,6 +321,8 @@ def label_mask(image: np.ndarray, readings: list[LabelReading]) -> np.ndarray:
     blanking before segmentation: each label's glyph box grown by half its height (brackets and
     thin strokes fall outside the glyphs read), and the box behind the label where it sits on one
     (a uniform backdrop that models take for a particle)."""
+    if not readings:
+        return np.zeros(image.shape[:2], bool)
     grey = grey_levels(image)
     height, width = grey.shape
     mask = np.zeros((height, width), bool)
