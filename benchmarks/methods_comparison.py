@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("-T", "--samples", type=int, default=None, help="BPartIS MC samples (default: the model's).")
     parser.add_argument("--bpartis-model", default=None, help="BPartIS model bundle for its three modes (default: the shipped one).")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    parser.add_argument("--compile", action="store_true", help="BPartIS: compiled activations (see `ide evaluate --compile`).")
+    parser.add_argument("--compile", action="store_true", help="BPartIS: compiled per-sample network (see `ide evaluate --compile`).")
     parser.add_argument("--grid-images", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="Torch CPU threads.")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
@@ -79,7 +79,7 @@ def main() -> None:
     subset = "the whole split" if args.limit is None else f"the first {n_images} images of the split (--limit {args.limit})"
     setting = (f"{datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, torch threads {args.threads}; "
                f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}"
-               + (", compiled activations" if args.compile else ""))
+               + (", compiled (--compile)" if args.compile else ""))
     command = "python benchmarks/methods_comparison.py --data DIR" + (f" --limit {args.limit}" if args.limit else "") + \
         (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "") + \
         (f" --precision {args.precision}" if args.precision != "fp32" else "") + (" --compile" if args.compile else "")

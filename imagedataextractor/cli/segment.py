@@ -10,7 +10,8 @@ import click
 METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
 
 
-COMPILE_HELP = "BPartIS: compile its activations with torch.compile (equal output; experimental, no speed-up measured yet, see BENCHMARKS.md; needs a C++ compiler)."
+COMPILE_HELP = ("BPartIS: run its per-sample part compiled by torch.compile (same dropout masks and metrics; about 1.2x faster "
+                "after ~12 s of compiling once per process; needs a C++ compiler).")
 
 
 def _bpartis_options(func):
@@ -21,15 +22,35 @@ def _bpartis_options(func):
     func = click.option("--tu", type=float, default=None, help="Uncertainty threshold (default: the model's, 0.0125).")(func)
     func = click.option("--samples", "-T", type=int, default=None, help="MC-dropout samples (default: the model's, 30).")(func)
     func = click.option("--model", default=None, help="Model bundle name or directory (default: the shipped bpartis-emps).")(func)
+    func = click.option("--device", default="cpu", show_default=True, callback=_check_device,
+                        help="Run the networks on cpu or cuda (cuda:N); clustering stays on the CPU.")(func)
     return func
 
 
-def _bpartis_config(model, samples, tu, seed, precision, compile_activations=False):
+def _check_device(ctx, param, device: str) -> str:
+    """A click callback: a usage error, not a traceback, for a device this PyTorch cannot use."""
+    if device == "cpu":
+        return device
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise click.BadParameter(f"{device!r} is not a device (use cpu or cuda)", ctx=ctx, param=param) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("CUDA is not available to this PyTorch (a CPU build, or no GPU); use cpu", ctx=ctx, param=param)
+    if kind not in ("cpu", "cuda"):
+        raise click.BadParameter(f"{device!r}: only cpu and cuda are supported", ctx=ctx, param=param)
+    return device
+
+
+def _bpartis_config(model, samples, tu, seed, precision, compile_activations=False, device="cpu"):
     from ..segment.predict import BPartISConfig
 
     if samples is not None and samples < 1:
         raise click.BadParameter("must be at least 1", param_hint="--samples")
-    return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed, precision=precision, compile=compile_activations)
+    return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed, precision=precision, compile=compile_activations,
+                         device=device)
 
 
 @click.command("segment")
@@ -41,7 +62,8 @@ def _bpartis_config(model, samples, tu, seed, precision, compile_activations=Fal
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the image border.")
 @click.option("--uncertainty-out", type=click.Path(path_type=Path), default=None, help="Write the per-pixel uncertainty as a 16-bit PNG (scaled to log 2 = 65535).")
 @click.option("--json", "as_json", is_flag=True, help="Print {n_particles, seconds} as JSON.")
-def segment_command(image, out, method, mode, model, samples, tu, seed, precision, compile_activations, keep_border, uncertainty_out, as_json):
+def segment_command(image, out, method, mode, device, model, samples, tu, seed, precision, compile_activations, keep_border, uncertainty_out,
+                    as_json):
     """Segment the particles of IMAGE into an instance map at the input's size."""
     import math
     import time
@@ -55,7 +77,7 @@ def segment_command(image, out, method, mode, model, samples, tu, seed, precisio
         method = "bpartis-discriminative"
     pixels = read_image(image)
     started = time.perf_counter()
-    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision, compile_activations))
+    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision, compile_activations, device))
     seconds = time.perf_counter() - started
     _write_png(out, result.labels.astype(np.uint16))
     if uncertainty_out is not None:
@@ -92,7 +114,7 @@ def _write_png(path: Path, array) -> None:
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 for bpartis, 1e-4 for the U-Nets, 1e-3 (AdamW) for maskrcnn).")
 @click.option("--lr-schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
               help="poly: lr * (1 - epoch/epochs)^0.9, the original BPartIS schedule (a resumed run with another --epochs decays toward it).")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--device", default="cpu", show_default=True, callback=_check_device, help="cpu or cuda (cuda:N).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
 @click.option("--init-weights", default=None,
@@ -103,7 +125,10 @@ def _write_png(path: Path, array) -> None:
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16: bfloat16 autocast, about 1.7x faster on CPUs with AVX512-BF16/AMX.")
 @click.option("--threads", type=int, default=0, help="Torch CPU threads (0: torch's default).")
-def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, resume, init_weights, export_dir, precision, threads):
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Processes preparing augmented batches beside the training (use several with --device cuda).")
+def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, resume, init_weights, export_dir, precision, threads,
+                  workers):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
     from ..train import TrainConfig
@@ -120,7 +145,7 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
                          lr=default_lr if lr is None else lr, lr_schedule=lr_schedule, device=device, seed=seed,
-                         precision=precision, threads=threads, method=train_method)
+                         precision=precision, threads=threads, workers=workers, method=train_method)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:
@@ -145,7 +170,8 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
 @click.option("--sweep-tu", is_flag=True, help="Instead: sweep BPartIS's uncertainty threshold (paper Fig. 6), one MC inference per image re-filtered at each tu.")
 @click.option("--tu-values", default=None, help="Comma-separated thresholds for --sweep-tu, 'none' = no filter (default: 0.0025 ... 0.05 and none).")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="With --sweep-tu: write the metrics-vs-tu plot PNG here.")
-def evaluate_command(data, split, method, mode, model, samples, tu, seed, precision, compile_activations, method_models, limit, as_json, grid_path, grid_images, sweep_tu, tu_values, plot_path):
+def evaluate_command(data, split, method, mode, device, model, samples, tu, seed, precision, compile_activations, method_models, limit, as_json, grid_path,
+                     grid_images, sweep_tu, tu_values, plot_path):
     """Score segmentation methods on a dataset split: the BPartIS paper's metrics, COCO mAP, F1,
     seconds per image and the paper's particle-analysis check, beside the paper's figures."""
     import math
@@ -155,7 +181,7 @@ def evaluate_command(data, split, method, mode, model, samples, tu, seed, precis
     from ..evaluate.figures import save_overlay_grid, save_sweep_plot
     from ..evaluate.report import comparison_table, sweep_table
 
-    config = _bpartis_config(model, samples, tu, seed, precision, compile_activations)
+    config = _bpartis_config(model, samples, tu, seed, precision, compile_activations, device)
     if sweep_tu:
         if grid_path is not None:
             raise click.UsageError("--grid draws a method comparison; leave out --sweep-tu")

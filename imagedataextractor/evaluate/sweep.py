@@ -65,7 +65,7 @@ def mc_prediction(image: np.ndarray, config: BPartISConfig = BPartISConfig()) ->
     defaults = model.bundle.config
     n_samples = config.n_samples or int(defaults.get("n_samples", 30))
     x = to_input(image, int(defaults.get("input_size", 512))).to(model.device).contiguous(memory_format=torch.channels_last)
-    raw, information = mc_outputs(model.inference_network(config.precision, config.compile), x, n_samples, seed=config.seed, batch_size=config.batch_size)
+    raw, information = model.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size))
     clusters = cluster_outputs(raw, seed_threshold=float(defaults.get("seed_threshold", 0.5)), min_size=int(defaults.get("min_size", 128)))
     return MCPrediction(clusters.labels, clusters.scores, information, (int(image.shape[0]), int(image.shape[1])))
 

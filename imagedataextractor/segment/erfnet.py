@@ -9,7 +9,7 @@ the same for every Monte Carlo dropout sample and can be computed once.
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -18,13 +18,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 BN_EPS = 1e-3
 
-Activation = Callable[[torch.Tensor], torch.Tensor]
-
 
 def elu(x: torch.Tensor) -> torch.Tensor:
     """ERFNet's activation, in place: its inputs are fresh conv/BN/sum outputs that backward does
-    not need. Blocks call it through their ``activation`` attribute, which
-    :meth:`BPartISNet.for_inference` can replace with a compiled (equal, faster) kernel."""
+    not need."""
     return F.elu(x, inplace=True)
 
 
@@ -36,10 +33,9 @@ class Downsampler(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels - in_channels, 3, stride=2, padding=1)
         self.pool = nn.MaxPool2d(2, stride=2)
         self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
-        self.activation: Activation = elu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.bn(torch.cat([self.conv(x), self.pool(x)], 1)))
+        return elu(self.bn(torch.cat([self.conv(x), self.pool(x)], 1)))
 
 
 class FactorisedResidual(nn.Module):
@@ -54,15 +50,14 @@ class FactorisedResidual(nn.Module):
         self.conv_h2 = nn.Conv2d(channels, channels, (1, 3), padding=(0, dilation), dilation=(1, dilation))
         self.bn2 = nn.BatchNorm2d(channels, eps=BN_EPS)
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
-        self.activation: Activation = elu
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """The residual branch up to (not including) its dropout."""
-        y = self.activation(self.bn1(self.conv_h1(self.activation(self.conv_v1(x)))))
-        return self.bn2(self.conv_h2(self.activation(self.conv_v2(y))))
+        y = elu(self.bn1(self.conv_h1(elu(self.conv_v1(x)))))
+        return self.bn2(self.conv_h2(elu(self.conv_v2(y))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.dropout(self.residual(x)) + x)
+        return elu(self.dropout(self.residual(x)) + x)
 
     def fuse_batch_norm(self) -> None:
         """Fold the (eval-mode) batch norms into the convolutions before them; inference only."""
@@ -77,11 +72,10 @@ class Upsampler(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
-        self.activation: Activation = elu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        return self.activation(self.bn(self.conv(x)))
+        return elu(self.bn(self.conv(x)))
 
     def fuse_batch_norm(self) -> None:
         """Fold the (eval-mode) batch norm into the convolution; inference only."""
@@ -175,7 +169,7 @@ class BPartISNet(nn.Module):
     def encode(self, stem: Stem) -> torch.Tensor:
         """The encoder from :meth:`stem`'s output on: (N, 128, H/8, W/8)."""
         first = self.encoder.blocks[0]
-        return self.encoder.blocks[1:](first.activation(first.dropout(stem.residual) + stem.features))
+        return self.encoder.blocks[1:](elu(first.dropout(stem.residual) + stem.features))
 
     def from_stem(self, stem: Stem) -> torch.Tensor:
         """The rest of the network, from :meth:`stem`'s output to raw outputs (N, 5, H, W)."""
@@ -185,14 +179,11 @@ class BPartISNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.from_stem(self.stem(x))
 
-    def for_inference(self, dtype: torch.dtype = torch.float32, activation: Activation | None = None) -> BPartISNet:
-        """A copy for inference: batch norms folded into the convolutions, weights in ``dtype``,
-        channels_last memory (oneDNN's fast CPU layout), and ``activation`` (an ELU, e.g. compiled)
-        in place of the eager in-place one. Dropout still works (for MC sampling)."""
+    def for_inference(self, dtype: torch.dtype = torch.float32) -> BPartISNet:
+        """A copy for inference: batch norms folded into the convolutions, weights in ``dtype`` and
+        channels_last memory (oneDNN's fast CPU layout). Dropout still works (for MC sampling)."""
         network = copy.deepcopy(self).eval()
         for module in network.modules():
             if isinstance(module, (FactorisedResidual, Upsampler)):
                 module.fuse_batch_norm()
-            if activation is not None and isinstance(module, (Downsampler, FactorisedResidual, Upsampler)):
-                module.activation = activation
         return network.to(dtype=dtype, memory_format=torch.channels_last)

@@ -12,11 +12,10 @@ embedding decoder's linear last layers run once, on the mean features.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +32,8 @@ from .uncertainty import binary_entropy, filter_uncertain
 
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Inference precisions: "bf16" stores weights and activations in bfloat16, about 2x faster on CPUs
 #: with AVX512-BF16 or AMX; every reduction over samples stays float32.
@@ -53,10 +54,10 @@ class BPartISConfig:
     batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
         2-core CPU, 10 was 1.4x slower).
     precision: a key of :data:`PRECISIONS`.
-    compile: run the network's activations (ELU, a third of the time in eager PyTorch) as kernels
-        compiled by ``torch.compile``: equal outputs; experimental (BENCHMARKS.md: no speed-up measured
-        in this integrated form, 1.26x in a first experiment), after a few seconds of
-        compiling once per process (needs a C++ compiler; without one, a warning and eager ELU).
+    compile: run the per-sample part of the network compiled by ``torch.compile`` (see
+        :func:`compile_sampling`): the same dropout masks, outputs equal up to rounding, faster
+        after about 12 s of compiling once per process (needs a C++ compiler; without one, a
+        warning and the eager network).
     """
 
     model: str | None = None
@@ -80,8 +81,9 @@ def mc_dropout(network: nn.Module, seed: int) -> Iterator[None]:
     for module in network.modules():
         if isinstance(module, nn.Dropout2d):
             module.train()
+    device = next(network.parameters()).device
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             yield
     finally:
@@ -96,9 +98,10 @@ def to_input(image: np.ndarray, size: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W).
+    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W),
+    both on the CPU, where clustering runs.
 
-    x: (1, 3, H, W) in [0, 1]. Runs in the network's dtype (see :meth:`BPartISNet.for_inference`)
+    x: (1, 3, H, W) in [0, 1], on the network's device. Runs in the network's dtype (see :meth:`BPartISNet.for_inference`)
     and reduces in float32. The embedding decoder's last upsample and conv are linear, so they run
     once, on the mean of the samples' features; the seed decoder runs whole per sample, because the
     mutual information needs every sample's seed probabilities.
@@ -107,8 +110,8 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
     height, width = x.shape[-2:]
     with mc_dropout(network, seed):
         stem = network.stem(x.to(dtype))
-        feature_sum = torch.zeros(())
-        logit_sum, probability_sum, entropy_sum = (torch.zeros(height, width) for _ in range(3))
+        feature_sum = torch.zeros((), device=x.device)
+        logit_sum, probability_sum, entropy_sum = (torch.zeros(height, width, device=x.device) for _ in range(3))
         for start in range(0, n_samples, batch_size):
             count = min(batch_size, n_samples - start)
             encoded = network.encode(stem.expand(count))
@@ -121,7 +124,14 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
         mean_features = (feature_sum / n_samples)[None].to(dtype).contiguous(memory_format=torch.channels_last)
         embedding = network.embedding_decoder.project(mean_features)[0].float()
     information = binary_entropy(probability_sum / n_samples) - entropy_sum / n_samples
-    return torch.cat([embedding, (logit_sum / n_samples)[None]]), information.clamp(min=0.0)
+    return torch.cat([embedding, (logit_sum / n_samples)[None]]).cpu(), information.clamp(min=0.0).cpu()
+
+
+@torch.inference_mode()
+def discriminative_output(network: BPartISNet, x: torch.Tensor) -> torch.Tensor:
+    """The raw output (5, H, W) of one pass with dropout off, on the CPU; x: (1, 3, H, W) in [0, 1]."""
+    network.eval()
+    return network(x.to(next(network.parameters()).dtype))[0].float().cpu()
 
 
 def remove_border_instances(labels: np.ndarray) -> np.ndarray:
@@ -155,19 +165,21 @@ def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, 
     return labels_np, scores.numpy().astype(np.float32)
 
 
-@functools.cache
-def compiled_elu(dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """ELU as a kernel compiled by ``torch.compile`` for ``dtype`` tensors of any shape (eager
-    PyTorch's ELU evaluates expm1 slowly: 2.5 ms against 0.9 ms compiled for a bf16 batch of
-    3 x 64 x 128 x 128 on 2 cores), or None when compiling fails (no C++ compiler)."""
-    try:
-        kernel = torch.compile(F.elu, dynamic=True)
-        with torch.inference_mode():
-            kernel(torch.zeros(2, 8, 4, 4, dtype=dtype).contiguous(memory_format=torch.channels_last))
-    except Exception as exc:  # torch.compile fails in many ways (compiler missing, unsupported platform)
-        log.warning("torch.compile is not available here (%s); BPartIS runs its eager ELU", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return None
-    return kernel
+#: Inductor options of ``--compile``: dropout masks drawn by eager PyTorch's generator, so a seed
+#: gives the same MC samples compiled or not.
+COMPILE_OPTIONS = {"fallback_random": True}
+
+
+def compile_sampling(network: BPartISNet) -> BPartISNet:
+    """Compile, with ``torch.compile``, the part of an inference copy (:meth:`BPartISNet.for_inference`)
+    that runs once per MC sample: the encoder after the stem, the embedding decoder's layers and the
+    seed decoder. Inductor fuses the ELUs (slow in eager PyTorch), residual sums and dropout into
+    few kernels and plans their buffers. Compiling happens at the first call (about 12 s on 2 cores)
+    and again for a new batch shape. Returns ``network``, changed in place."""
+    network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)
+    network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)
+    network.seed_decoder = torch.compile(network.seed_decoder, options=COMPILE_OPTIONS)
+    return network
 
 
 class BPartIS:
@@ -180,16 +192,30 @@ class BPartIS:
         self._inference: dict[tuple[str, bool], BPartISNet] = {}
 
     def inference_network(self, precision: str = "fp32", compile: bool = False) -> BPartISNet:
-        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), with compiled
-        activations if ``compile`` (see :class:`BPartISConfig`), built once."""
+        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), its per-sample
+        part compiled if ``compile`` (see :func:`compile_sampling`), built once."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        dtype = PRECISIONS[precision]
-        activation = compiled_elu(dtype) if compile else None
-        key = (precision, activation is not None)
+        key = (precision, compile)
         if key not in self._inference:
-            self._inference[key] = self.network.for_inference(dtype, activation)
+            network = self.network.for_inference(PRECISIONS[precision])
+            self._inference[key] = compile_sampling(network) if compile else network
         return self._inference[key]
+
+    def run(self, config: BPartISConfig, forward: Callable[[BPartISNet], T]) -> T:
+        """``forward(network)`` with the network of ``config``'s precision and compile settings. When
+        compiling fails (no C++ compiler, an unsupported platform: torch.compile fails at the first
+        call, in many ways) it warns once and runs, from then on, the eager network."""
+        network = self.inference_network(config.precision, config.compile)
+        if not config.compile:
+            return forward(network)
+        try:
+            return forward(network)
+        except Exception as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("torch.compile failed (%s); BPartIS runs eagerly", first_line)
+            self._inference[(config.precision, True)] = self.inference_network(config.precision, False)
+            return forward(self._inference[(config.precision, True)])
 
     def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
         """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
@@ -201,14 +227,12 @@ class BPartIS:
         tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
         seed_threshold = float(defaults.get("seed_threshold", 0.5))
         min_size = int(defaults.get("min_size", 128))
-        network = self.inference_network(config.precision, config.compile)
         x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
         information = None
         if config.mode == "bayesian":
-            raw, information = mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size)
+            raw, information = self.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size))
         else:
-            with torch.inference_mode():
-                raw = network(x.to(PRECISIONS[config.precision]))[0].float()
+            raw = self.run(config, lambda network: discriminative_output(network, x))
         clusters = cluster_outputs(raw, seed_threshold=seed_threshold, min_size=min_size)
         labels, scores = clusters.labels, clusters.scores
         if information is not None and config.filter_uncertain:

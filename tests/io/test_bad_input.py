@@ -71,3 +71,17 @@ def test_segment_cli_writes_uint16_map_at_input_size(tmp_path):
     mask = np.asarray(Image.open(tmp_path / "m.png"))
     assert mask.shape == (100, 140) and mask.dtype == np.uint16
     assert np.asarray(Image.open(tmp_path / "u.png")).shape == (100, 140)
+
+
+@pytest.mark.parametrize("command", ["segment", "evaluate", "train", "extract"])
+@pytest.mark.parametrize("device", ["gpu0", "cuda", "mps"])
+def test_unusable_devices_are_usage_errors(tmp_path, command, device):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is usable here")
+    args = {"segment": [str(tmp_path / "img.png"), "--out", str(tmp_path / "m.png")],
+            "evaluate": ["--data", str(tmp_path)], "train": ["--data", str(tmp_path)], "extract": [str(tmp_path)]}[command]
+    result = CliRunner().invoke(main, [command, *args, "--device", device])
+    assert result.exit_code == 2 and "--device" in result.output and "Traceback" not in result.output
+    assert ("not a device" in result.output) if device == "gpu0" else (device in result.output or "CUDA" in result.output)

@@ -53,3 +53,34 @@ def test_split_file_must_exist(tiny_dataset):
     (tiny_dataset / "train.csv").unlink()
     with pytest.raises(DatasetError, match="train.csv"):
         train(TrainConfig(data=str(tiny_dataset), epochs=1), progress=False)
+
+
+def _batches(dataset, workers: int) -> list:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from imagedataextractor.train.loop import seed_worker
+
+    loader = DataLoader(dataset, batch_size=1, shuffle=False, num_workers=workers, worker_init_fn=seed_worker,
+                        generator=torch.Generator().manual_seed(0))
+    return [image for image, _ in loader]
+
+
+def test_loader_workers_each_draw_their_own_reproducible_augmentations():
+    from imagedataextractor.train.data import AugmentedCrops
+
+    images = np.zeros((4, 32, 32, 3), np.uint8) + np.arange(32, dtype=np.uint8)[None, :, None, None] * 7  # same image 4 times
+    labels = np.zeros((4, 32, 32), np.int32)
+    first = _batches(AugmentedCrops(images, labels, 16, seed=0), workers=2)
+    # worker 0 serves items 0 and 2, worker 1 items 1 and 3: a shared stream would repeat the same crop
+    assert not np.array_equal(first[0].numpy(), first[1].numpy())
+    again = _batches(AugmentedCrops(images, labels, 16, seed=0), workers=2)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, again, strict=True))
+
+
+def test_training_with_loader_workers(tiny_dataset, tmp_path):
+    config = TrainConfig(data=str(tiny_dataset), out_dir=str(tmp_path / "run"), epochs=1, crop=32, canvas=64, batch=2,
+                         val_fraction=0.0, workers=2)
+    train(config, progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
