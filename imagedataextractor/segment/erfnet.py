@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .uncertainty import logit_entropy
+
 BN_EPS = 1e-3
 
 
@@ -170,6 +172,13 @@ class BPartISNet(nn.Module):
         """The encoder from :meth:`stem`'s output on: (N, 128, H/8, W/8)."""
         first = self.encoder.blocks[0]
         return self.encoder.blocks[1:](elu(first.dropout(stem.residual) + stem.features))
+
+    def seed_statistics(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The seed decoder on :meth:`encode`'s output for a batch of MC samples, reduced over the
+        batch: the sums of the seed logits, of the seed probabilities and of their binary entropies
+        (nats), each (H, W) float32."""
+        logits = self.seed_decoder(encoded)[:, 0].float()
+        return logits.sum(0), torch.sigmoid(logits).sum(0), logit_entropy(logits).sum(0)
 
     def from_stem(self, stem: Stem) -> torch.Tensor:
         """The rest of the network, from :meth:`stem`'s output to raw outputs (N, 5, H, W)."""

@@ -116,11 +116,10 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
             count = min(batch_size, n_samples - start)
             encoded = network.encode(stem.expand(count))
             feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
-            logits = network.seed_decoder(encoded)[:, 0].float()
-            logit_sum += logits.sum(0)
-            probabilities = torch.sigmoid(logits)
-            probability_sum += probabilities.sum(0)
-            entropy_sum += binary_entropy(probabilities).sum(0)
+            logits, probabilities, entropies = network.seed_statistics(encoded)
+            logit_sum += logits
+            probability_sum += probabilities
+            entropy_sum += entropies
         mean_features = (feature_sum / n_samples)[None].to(dtype).contiguous(memory_format=torch.channels_last)
         embedding = network.embedding_decoder.project(mean_features)[0].float()
     information = binary_entropy(probability_sum / n_samples) - entropy_sum / n_samples
@@ -173,12 +172,13 @@ COMPILE_OPTIONS = {"fallback_random": True}
 def compile_sampling(network: BPartISNet) -> BPartISNet:
     """Compile, with ``torch.compile``, the part of an inference copy (:meth:`BPartISNet.for_inference`)
     that runs once per MC sample: the encoder after the stem, the embedding decoder's layers and the
-    seed decoder. Inductor fuses the ELUs (slow in eager PyTorch), residual sums and dropout into
-    few kernels and plans their buffers. Compiling happens at the first call (about 12 s on 2 cores)
-    and again for a new batch shape. Returns ``network``, changed in place."""
+    seed decoder with its per-sample statistics. Inductor fuses the ELUs (slow in eager PyTorch),
+    residual sums, dropout and the entropy sums into few kernels and plans their buffers. Compiling
+    happens at the first call (about 12 s on 2 cores) and again for a new batch shape. Returns
+    ``network``, changed in place."""
     network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)
     network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)
-    network.seed_decoder = torch.compile(network.seed_decoder, options=COMPILE_OPTIONS)
+    network.seed_statistics = torch.compile(network.seed_statistics, options=COMPILE_OPTIONS)
     return network
 
 

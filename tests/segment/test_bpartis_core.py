@@ -10,7 +10,13 @@ from imagedataextractor.segment.cluster import cluster_embeddings
 from imagedataextractor.segment.embedding import coordinate_map
 from imagedataextractor.segment.erfnet import BPartISNet
 from imagedataextractor.segment.predict import mc_dropout, mc_outputs, remove_border_instances
-from imagedataextractor.segment.uncertainty import filter_uncertain, instance_uncertainty, mutual_information
+from imagedataextractor.segment.uncertainty import (
+    binary_entropy,
+    filter_uncertain,
+    instance_uncertainty,
+    logit_entropy,
+    mutual_information,
+)
 
 
 def test_network_output_shape_and_stem_split():
@@ -191,6 +197,12 @@ def test_mutual_information_on_known_samples():
     half = torch.tensor([[0.9], [0.1]])
     entropy = lambda p: -(p * math.log(p) + (1 - p) * math.log(1 - p))  # noqa: E731
     assert mutual_information(half).item() == pytest.approx(math.log(2) - entropy(0.9), abs=1e-5)
+
+
+def test_logit_entropy_equals_the_entropy_of_the_probabilities():
+    logits = torch.linspace(-30.0, 30.0, 2001)
+    assert torch.allclose(logit_entropy(logits), binary_entropy(torch.sigmoid(logits)), atol=2e-6)
+    assert logit_entropy(torch.zeros(1)).item() == pytest.approx(math.log(2.0))
 
 
 def test_uncertainty_filter_keeps_confident_instances_and_relabels():
