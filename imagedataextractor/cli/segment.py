@@ -34,15 +34,14 @@ def _check_device(ctx, param, device: str) -> str:
     import torch
 
     try:
-        kind = torch.device(device).type
+        parsed = torch.device(device)
     except RuntimeError:
         raise click.BadParameter(f"{device!r} is not a device (use cpu or cuda)", ctx=ctx, param=param) from None
-    if kind not in ("cpu", "cuda"):
+    if parsed.type not in ("cpu", "cuda"):
         raise click.BadParameter(f"{device!r}: only cpu and cuda are supported", ctx=ctx, param=param)
-    if kind == "cuda" and not torch.cuda.is_available():
+    if parsed.type == "cuda" and not torch.cuda.is_available():
         raise click.BadParameter("CUDA is not available to this PyTorch (a CPU build, or no GPU); use cpu", ctx=ctx, param=param)
-    index = torch.device(device).index
-    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
         raise click.BadParameter(f"{device!r}: this machine has {torch.cuda.device_count()} GPU(s)", ctx=ctx, param=param)
     return device
 
