@@ -5,7 +5,9 @@ batched implementation against a plain sequential-T loop over the same network, 
                                        [--configs fp32,bf16,bf16-compiled]
 
 Both paths cluster the mean output with the same code; the sequential one runs T full forward
-passes one after another on contiguous (NCHW) tensors, as the original implementation did.
+passes one after another on contiguous (NCHW) tensors, as the original implementation did. The
+``-flips`` configurations spread the same T samples over the image and its three flips (the
+sequential reference never flips, so their F1 may differ).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ def sequential(network, x, n_samples, seed, tu):
     return filter_uncertain(labels, information, tu)[0]
 
 
-#: The configurations of ours that can be timed: name -> (precision, compiled activations).
-CONFIGS = {"fp32": ("fp32", False), "bf16": ("bf16", False), "bf16-compiled": ("bf16", True), "fp32-compiled": ("fp32", True)}
+#: The configurations of ours that can be timed: name -> (precision, compiled, samples over flipped views).
+CONFIGS = {"fp32": ("fp32", False, False), "bf16": ("bf16", False, False), "bf16-compiled": ("bf16", True, False),
+           "fp32-compiled": ("fp32", True, False), "bf16-flips": ("bf16", False, True), "bf16-compiled-flips": ("bf16", True, True)}
 
 
 def main() -> None:
@@ -53,10 +56,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     samples = load_split(default_emps_dir(), "test")[: args.images]
     model = get_bpartis(args.model)
-    configs = {
-        name: BPartISConfig(model=args.model, n_samples=args.samples, keep_border=True, precision=CONFIGS[name][0], compile=CONFIGS[name][1])
-        for name in names
-    }
+    configs = {}
+    for name in names:
+        precision, compiled, flips = CONFIGS[name]
+        configs[name] = BPartISConfig(model=args.model, n_samples=args.samples, keep_border=True, precision=precision, compile=compiled,
+                                      flips=flips)
     seconds: dict[str, list[float]] = {name: [] for name in [*names, "sequential"]}
     f1: dict[str, list[float]] = {name: [] for name in seconds}
     warm_up = samples[0].load()[0]
@@ -80,7 +84,7 @@ def main() -> None:
     print("| implementation | s/image (median) | speed-up | F1@0.5 |")
     print("|---|---|---|---|")
     for name in names:
-        label = f"ours, {name} (BN folded, stem once, batches of 3, channels_last)"
+        label = f"ours, {name} (BN folded, stem once{' per view' if CONFIGS[name][2] else ''}, batches of 3, channels_last)"
         median = statistics.median(seconds[name])
         print(f"| {label} | {median:.2f} | {reference / median:.2f}x | {np.mean(f1[name]):.3f} |")
     print(f"| sequential T passes (unfused, NCHW, fp32) | {reference:.2f} | 1.00x | {np.mean(f1['sequential']):.3f} |")

@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--bpartis-model", default=None, help="BPartIS model bundle for its three modes (default: the shipped one).")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--compile", action="store_true", help="BPartIS: compiled per-sample network (see `ide evaluate --compile`).")
+    parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
+                        help="BPartIS Bayesian: samples over flipped views (default: the model's setting; see `ide evaluate --flips`).")
     parser.add_argument("--grid-images", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="Torch CPU threads.")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
@@ -63,7 +65,7 @@ def main() -> None:
     names = resolve_methods(args.methods if args.methods == "all" else args.methods.split(","))
     models = {name: args.bpartis_model for name in BPARTIS_MODES if name in names and args.bpartis_model}
     # The tu sweep shares the Bayesian modes' MC inference (one per image), with bpartis's model.
-    bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision, compile=args.compile)
+    bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision, compile=args.compile, flips=args.flips)
     comparison = compare_methods(args.data, methods=names, split=args.split, bpartis=bpartis, models=models,
                                  limit=args.limit, keep_examples=args.grid_images, tu_values=DEFAULT_TU_VALUES)
     sweep = comparison.sweep
@@ -74,15 +76,17 @@ def main() -> None:
     save_overlay_grid(grid_path, comparison.examples, shown, cell=192)
     save_sweep_plot(plot_path, sweep)
 
-    bundle = get_bpartis(args.bpartis_model).bundle
+    model = get_bpartis(args.bpartis_model)
+    bundle = model.bundle
     n_images = len(comparison.evaluations[0].per_image) if comparison.evaluations else 0
     subset = "the whole split" if args.limit is None else f"the first {n_images} images of the split (--limit {args.limit})"
     setting = (f"{datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, torch threads {args.threads}; "
                f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}"
-               + (", compiled (--compile)" if args.compile else ""))
+               + (", samples over flipped views" if model.flips(bpartis) else "") + (", compiled (--compile)" if args.compile else ""))
     command = "python benchmarks/methods_comparison.py --data DIR" + (f" --limit {args.limit}" if args.limit else "") + \
         (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "") + \
-        (f" --precision {args.precision}" if args.precision != "fp32" else "") + (" --compile" if args.compile else "")
+        (f" --precision {args.precision}" if args.precision != "fp32" else "") + (" --compile" if args.compile else "") + \
+        {None: "", True: " --flips", False: " --no-flips"}[args.flips]
 
     def rel(path: Path) -> str:
         return os.path.relpath(path.resolve(), args.benchmarks.resolve().parent)

@@ -302,7 +302,7 @@ def _provenance_fields(result: ImageResult, settings: _Settings) -> dict:
     if result.raw_segmentation is None and settings.method.startswith("bpartis"):
         config = settings.bpartis
         model_name, tu, samples = config.model, config.tu, config.n_samples
-        options.update(seed=config.seed, precision=config.precision)
+        options.update(seed=config.seed, precision=config.precision, flips=config.flips)
     return {
         "method": settings.method,
         "model_name": model_name,

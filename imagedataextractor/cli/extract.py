@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .db import DB_ENV
-from .segment import COMPILE_HELP, _check_device
+from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
 
 
 @click.command("extract")
@@ -36,13 +36,14 @@ from .segment import COMPILE_HELP, _check_device
 @click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
 @click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)
+@click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)
 @click.option("--device", default="cpu", show_default=True, callback=_check_device, help="Run the networks on cpu or cuda (cuda:N).")
 @click.option("--model", default=None, help="BPartIS model bundle name or directory (default: the shipped bpartis-emps).")
 @click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
 def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, samples,
-                    precision, compile_activations, device, model, progress, as_json):
+                    precision, compile_activations, flips, device, model, progress, as_json):
     """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
     corpus laid out by DOI) or --doi-list FILE.
@@ -72,7 +73,7 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     if not sources and doi_list is None:
         raise click.UsageError("give figures, articles or --doi-list FILE")
     _check_writable(out_dir)
-    config = BPartISConfig(model=model, n_samples=samples, precision=precision, compile=compile_activations, device=device)
+    config = BPartISConfig(model=model, n_samples=samples, precision=precision, compile=compile_activations, device=device, flips=flips)
     options = dict(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
     from ..literature import is_article_source
 

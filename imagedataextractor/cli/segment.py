@@ -14,7 +14,12 @@ COMPILE_HELP = ("BPartIS: run its per-sample part compiled by torch.compile (sam
                 "after ~12 s of compiling once per process; needs a C++ compiler).")
 
 
+FLIPS_HELP = ("BPartIS Bayesian: spread the T samples over the image and its left-right, up-down and double flips, "
+              "averaged back in the image's frame (test-time augmentation, the same T passes). Default: the model's setting.")
+
+
 def _bpartis_options(func):
+    func = click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)(func)
     func = click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)(func)
     func = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
                         help="bf16: bfloat16 convolutions, about 1.6x faster on CPUs with AVX512-BF16/AMX.")(func)
@@ -46,13 +51,13 @@ def _check_device(ctx, param, device: str) -> str:
     return device
 
 
-def _bpartis_config(model, samples, tu, seed, precision, compile_activations=False, device="cpu"):
+def _bpartis_config(model, samples, tu, seed, precision, compile_activations=False, device="cpu", flips=None):
     from ..segment.predict import BPartISConfig
 
     if samples is not None and samples < 1:
         raise click.BadParameter("must be at least 1", param_hint="--samples")
     return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed, precision=precision, compile=compile_activations,
-                         device=device)
+                         device=device, flips=flips)
 
 
 @click.command("segment")
@@ -64,8 +69,8 @@ def _bpartis_config(model, samples, tu, seed, precision, compile_activations=Fal
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the image border.")
 @click.option("--uncertainty-out", type=click.Path(path_type=Path), default=None, help="Write the per-pixel uncertainty as a 16-bit PNG (scaled to log 2 = 65535).")
 @click.option("--json", "as_json", is_flag=True, help="Print {n_particles, seconds} as JSON.")
-def segment_command(image, out, method, mode, device, model, samples, tu, seed, precision, compile_activations, keep_border, uncertainty_out,
-                    as_json):
+def segment_command(image, out, method, mode, device, model, samples, tu, seed, precision, compile_activations, flips, keep_border,
+                    uncertainty_out, as_json):
     """Segment the particles of IMAGE into an instance map at the input's size."""
     import math
     import time
@@ -79,7 +84,7 @@ def segment_command(image, out, method, mode, device, model, samples, tu, seed, 
         method = "bpartis-discriminative"
     pixels = read_image(image)
     started = time.perf_counter()
-    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision, compile_activations, device))
+    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips))
     seconds = time.perf_counter() - started
     _write_png(out, result.labels.astype(np.uint16))
     if uncertainty_out is not None:
@@ -172,8 +177,8 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
 @click.option("--sweep-tu", is_flag=True, help="Instead: sweep BPartIS's uncertainty threshold (paper Fig. 6), one MC inference per image re-filtered at each tu.")
 @click.option("--tu-values", default=None, help="Comma-separated thresholds for --sweep-tu, 'none' = no filter (default: 0.0025 ... 0.05 and none).")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="With --sweep-tu: write the metrics-vs-tu plot PNG here.")
-def evaluate_command(data, split, method, mode, device, model, samples, tu, seed, precision, compile_activations, method_models, limit, as_json, grid_path,
-                     grid_images, sweep_tu, tu_values, plot_path):
+def evaluate_command(data, split, method, mode, device, model, samples, tu, seed, precision, compile_activations, flips, method_models, limit, as_json,
+                     grid_path, grid_images, sweep_tu, tu_values, plot_path):
     """Score segmentation methods on a dataset split: the BPartIS paper's metrics, COCO mAP, F1,
     seconds per image and the paper's particle-analysis check, beside the paper's figures."""
     import math
@@ -183,7 +188,7 @@ def evaluate_command(data, split, method, mode, device, model, samples, tu, seed
     from ..evaluate.figures import save_overlay_grid, save_sweep_plot
     from ..evaluate.report import comparison_table, sweep_table
 
-    config = _bpartis_config(model, samples, tu, seed, precision, compile_activations, device)
+    config = _bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips)
     if sweep_tu:
         if grid_path is not None:
             raise click.UsageError("--grid draws a method comparison; leave out --sweep-tu")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..datasets import load_split
 from ..imageio import as_rgb
 from ..segment.cluster import cluster_outputs
-from ..segment.predict import BPartISConfig, get_bpartis, mc_outputs, to_image_size, to_input
+from ..segment.predict import BPartISConfig, get_bpartis, to_image_size, to_input
 from ..segment.uncertainty import filter_uncertain
 from .metrics import METRIC_KEYS, EvaluationError, evaluate_pair, summarise
 
@@ -56,16 +56,15 @@ class MCPrediction:
 def mc_prediction(image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> MCPrediction:
     """Run Bayesian BPartIS on an (H, W, 3) uint8 image up to, not including, the uncertainty filter.
 
-    ``config`` as for :func:`~imagedataextractor.segment.segment_bpartis` (model, n_samples, seed,
-    batch_size, precision); its mode, tu and filter settings are not used. ``at_tu(t)`` then equals
+    ``config`` as for :func:`~imagedataextractor.segment.segment_bpartis` (model, n_samples, flips,
+    seed, batch_size, precision); its mode, tu and filter settings are not used. ``at_tu(t)`` then equals
     ``segment_bpartis(image, config=BPartISConfig(..., tu=t, keep_border=True))``.
     """
     image = as_rgb(image)
     model = get_bpartis(config.model, config.device)
     defaults = model.bundle.config
-    n_samples = config.n_samples or int(defaults.get("n_samples", 30))
     x = to_input(image, int(defaults.get("input_size", 512))).to(model.device).contiguous(memory_format=torch.channels_last)
-    raw, information = model.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size))
+    raw, information = model.sample(x, config)
     clusters = cluster_outputs(raw, seed_threshold=float(defaults.get("seed_threshold", 0.5)), min_size=int(defaults.get("min_size", 128)))
     return MCPrediction(clusters.labels, clusters.scores, information, (int(image.shape[0]), int(image.shape[1])))
 

@@ -50,7 +50,8 @@ def sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class ModelBundle:
     """A model on disk. ``config`` holds: name, version, arch, input_size (px), n_samples, tu,
-    seed_threshold, min_size (px at input_size), sha256, and free-form provenance."""
+    seed_threshold, min_size (px at input_size), flips (optional: Bayesian sampling over flipped
+    views, see :func:`~imagedataextractor.segment.predict.mc_outputs`), sha256, and free-form provenance."""
 
     path: Path
     config: dict[str, Any]

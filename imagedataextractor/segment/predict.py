@@ -58,6 +58,8 @@ class BPartISConfig:
         :func:`compile_sampling`): the same dropout masks, outputs equal up to rounding, faster
         after about 12 s of compiling once per process (needs a C++ compiler; without one, a
         warning and the eager network).
+    flips: Bayesian mode: spread the T samples over the image and its three flips (test-time
+        augmentation at the same number of passes; see :func:`mc_outputs`).
     """
 
     model: str | None = None
@@ -71,6 +73,7 @@ class BPartISConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False
     device: str = "cpu"
+    flips: bool | None = None
 
 
 @contextlib.contextmanager
@@ -96,34 +99,71 @@ def to_input(image: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(resized.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255.0
 
 
+#: The views of ``flips``: tensor dims flipped (-1: left-right, -2: up-down), the original first.
+FLIP_VIEWS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
+
+
+def unflip_embedding(raw: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """Map embedding-decoder outputs (C, H, W) of a flipped view back to the original frame.
+
+    Channels 0 and 1 are the x and y offsets: a left-right flip mirrors the x axis, so the x
+    offset changes sign (tanh is odd and the coordinate map is symmetric), an up-down flip the y
+    offset. The sigma channels are unchanged by flips.
+    """
+    if not dims:
+        return raw
+    signs = torch.ones(raw.shape[0], 1, 1, device=raw.device, dtype=raw.dtype)
+    signs[0] = -1.0 if -1 in dims else 1.0
+    signs[1] = -1.0 if -2 in dims else 1.0
+    return raw.flip(dims) * signs
+
+
 @torch.inference_mode()
-def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
+               flips: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W),
     both on the CPU, where clustering runs.
 
     x: (1, 3, H, W) in [0, 1], on the network's device. Runs in the network's dtype (see :meth:`BPartISNet.for_inference`)
     and reduces in float32. The embedding decoder's last upsample and conv are linear, so they run
-    once, on the mean of the samples' features; the seed decoder runs whole per sample, because the
-    mutual information needs every sample's seed probabilities.
+    once per view, on the mean of the samples' features; the seed decoder runs whole per sample,
+    because the mutual information needs every sample's seed probabilities.
+
+    flips: spread the samples' batches over the four :data:`FLIP_VIEWS` of the image (test-time
+    augmentation at the same cost: T passes, one stem per view) and average them in the original
+    frame. The mutual information is taken within each view (over its own dropout samples) and
+    averaged, weighted by samples: it stays the model's epistemic uncertainty. Pooled over the
+    views it would also count their disagreement, which on the EMPS validation images made the tu
+    filter drop many more true particles (F1@0.5 0.784 against 0.844 without flips).
     """
     dtype = next(network.parameters()).dtype
     height, width = x.shape[-2:]
+    batches = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
+    views = FLIP_VIEWS if flips else FLIP_VIEWS[:1]
+    embedding_sum = torch.zeros(4, height, width, device=x.device)
+    logit_sum, information_sum = (torch.zeros(height, width, device=x.device) for _ in range(2))
     with mc_dropout(network, seed):
-        stem = network.stem(x.to(dtype))
-        feature_sum = torch.zeros((), device=x.device)
-        logit_sum, probability_sum, entropy_sum = (torch.zeros(height, width, device=x.device) for _ in range(3))
-        for start in range(0, n_samples, batch_size):
-            count = min(batch_size, n_samples - start)
-            encoded = network.encode(stem.expand(count))
-            feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
-            logits, probabilities, entropies = network.seed_statistics(encoded)
-            logit_sum += logits
-            probability_sum += probabilities
-            entropy_sum += entropies
-        mean_features = (feature_sum / n_samples)[None].to(dtype).contiguous(memory_format=torch.channels_last)
-        embedding = network.embedding_decoder.project(mean_features)[0].float()
-    information = binary_entropy(probability_sum / n_samples) - entropy_sum / n_samples
-    return torch.cat([embedding, (logit_sum / n_samples)[None]]).cpu(), information.clamp(min=0.0).cpu()
+        for index, dims in enumerate(views):
+            counts = batches[index::len(views)]  # whole batches per view: no new batch shapes
+            if not counts:
+                continue
+            stem = network.stem((x.flip(dims) if dims else x).to(dtype))
+            feature_sum = torch.zeros((), device=x.device)
+            view_logits, view_probabilities, view_entropies = (torch.zeros(height, width, device=x.device) for _ in range(3))
+            for count in counts:
+                encoded = network.encode(stem.expand(count))
+                feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
+                logits, probabilities, entropies = network.seed_statistics(encoded)
+                view_logits += logits
+                view_probabilities += probabilities
+                view_entropies += entropies
+            n_view = sum(counts)
+            mean_features = (feature_sum / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
+            embedding_sum += unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
+            information = binary_entropy(view_probabilities / n_view) - view_entropies / n_view
+            logit_sum += view_logits.flip(dims) if dims else view_logits
+            information_sum += (information.flip(dims) if dims else information) * n_view
+    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
 
 
 @torch.inference_mode()
@@ -217,20 +257,34 @@ class BPartIS:
             self._inference[(config.precision, True)] = self.inference_network(config.precision, False)
             return forward(self._inference[(config.precision, True)])
 
+    def n_samples(self, config: BPartISConfig) -> int:
+        """T of ``config``, else the model's (30)."""
+        return config.n_samples or int(self.bundle.config.get("n_samples", 30))
+
+    def flips(self, config: BPartISConfig) -> bool:
+        """Whether ``config`` samples flipped views, else the model's setting (off if it has none)."""
+        return config.flips if config.flips is not None else bool(self.bundle.config.get("flips", False))
+
+    def sample(self, x: torch.Tensor, config: BPartISConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`mc_outputs` of ``x`` (1, 3, S, S) with ``config``'s T, flips, seed, batches, precision."""
+        n_samples, flips = self.n_samples(config), self.flips(config)
+        return self.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size,
+                                                           flips=flips))
+
     def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
         """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
         image = as_rgb(image)
         started = time.perf_counter()
         defaults = self.bundle.config
         size = int(defaults.get("input_size", 512))
-        n_samples = config.n_samples or int(defaults.get("n_samples", 30))
+        n_samples = self.n_samples(config)
         tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
         seed_threshold = float(defaults.get("seed_threshold", 0.5))
         min_size = int(defaults.get("min_size", 128))
         x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
         information = None
         if config.mode == "bayesian":
-            raw, information = self.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size))
+            raw, information = self.sample(x, config)
         else:
             raw = self.run(config, lambda network: discriminative_output(network, x))
         clusters = cluster_outputs(raw, seed_threshold=seed_threshold, min_size=min_size)
@@ -252,6 +306,7 @@ class BPartIS:
         details = {
             "mode": config.mode,
             "n_samples": n_samples if config.mode == "bayesian" else 1,
+            "flips": config.mode == "bayesian" and self.flips(config),
             "tu": tu if (config.mode == "bayesian" and config.filter_uncertain) else None,
             "seed": config.seed,
             "precision": config.precision,

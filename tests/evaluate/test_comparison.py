@@ -178,7 +178,7 @@ def test_sweep_rows_and_summary_on_synthetic_outputs():
         sweep_module.check_tu_values([-0.1])
 
 
-def fake_mc_outputs(network, x, n_samples, *, seed=0, batch_size=3):
+def fake_mc_outputs(network, x, n_samples, *, seed=0, batch_size=3, flips=False):
     """Raw outputs whose embeddings put three discs exactly on their centres, with information
     0.001, 0.01 and 0.1 on them: what a trained network might give, without training one."""
     size = x.shape[-1]
@@ -205,8 +205,7 @@ def tiny_bundle(tmp_path_factory):
 
 
 def test_refiltering_matches_a_fresh_segmentation_at_each_tu(tiny_bundle, monkeypatch):
-    monkeypatch.setattr(predict, "mc_outputs", fake_mc_outputs)
-    monkeypatch.setattr(sweep_module, "mc_outputs", fake_mc_outputs)
+    monkeypatch.setattr(predict, "mc_outputs", fake_mc_outputs)  # the sweep's MC inference goes through it too
     image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
     config = BPartISConfig(model=str(tiny_bundle), n_samples=2)
     prediction = mc_prediction(image, config)
@@ -338,12 +337,13 @@ def test_bpartis_and_the_sweep_from_the_cli(tiny_emps, tiny_bundle, tmp_path):
 
 def test_bayesian_modes_and_the_sweep_share_one_mc_inference_per_image(tiny_emps, tiny_bundle, monkeypatch):
     calls = []
+    mc_outputs = predict.mc_outputs
 
     def counted(*args, **kwargs):
         calls.append(1)
-        return predict.mc_outputs(*args, **kwargs)
+        return mc_outputs(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "mc_outputs", counted)
+    monkeypatch.setattr(predict, "mc_outputs", counted)
     config = BPartISConfig(model=str(tiny_bundle), n_samples=2)
     comparison = compare_methods(tiny_emps, methods=["bpartis", "bpartis-bayesian"], bpartis=config,
                                  tu_values=(0.0125, math.inf), keep_examples=1, progress=False)

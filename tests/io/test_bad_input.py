@@ -60,11 +60,12 @@ def test_segment_cli_reports_bad_input_in_one_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_segment_cli_writes_uint16_map_at_input_size(tmp_path):
+@pytest.mark.parametrize("flips", ["--flips", "--no-flips"])
+def test_segment_cli_writes_uint16_map_at_input_size(tmp_path, flips):
     image = np.full((100, 140, 3), 30, np.uint8)
     image[30:60, 40:80] = 220
     src = _png(tmp_path / "img.png", image)
-    result = CliRunner().invoke(main, ["segment", str(src), "--out", str(tmp_path / "m.png"), "--samples", "2",
+    result = CliRunner().invoke(main, ["segment", str(src), "--out", str(tmp_path / "m.png"), "--samples", "2", flips,
                                        "--uncertainty-out", str(tmp_path / "u.png"), "--json"])
     assert result.exit_code == 0, result.output
     assert '"n_particles"' in result.output

@@ -9,7 +9,7 @@ import torch
 from imagedataextractor.segment.cluster import cluster_embeddings
 from imagedataextractor.segment.embedding import coordinate_map
 from imagedataextractor.segment.erfnet import BPartISNet
-from imagedataextractor.segment.predict import mc_dropout, mc_outputs, remove_border_instances
+from imagedataextractor.segment.predict import FLIP_VIEWS, mc_dropout, mc_outputs, remove_border_instances, unflip_embedding
 from imagedataextractor.segment.uncertainty import (
     binary_entropy,
     filter_uncertain,
@@ -75,6 +75,45 @@ def test_fast_mc_outputs_equal_plain_stacked_samples():
     raw, information = mc_outputs(net.for_inference(), x, n_samples, seed=5, batch_size=batch)
     assert torch.allclose(raw, stacked.mean(0), atol=1e-4)
     assert torch.allclose(information, mutual_information(torch.sigmoid(stacked[:, 4])).clamp(min=0), atol=1e-5)
+
+
+def test_flipped_views_are_averaged_in_the_original_frame():
+    """flips=True: each batch of samples sees one flip of the image; outputs are flipped back (offsets
+    change sign along the flipped axis) before averaging; the mutual information is each view's own,
+    averaged."""
+    torch.manual_seed(0)
+    net = BPartISNet().eval()
+    x = torch.rand(1, 3, 64, 64)
+    n_samples, batch = 12, 3  # one batch per view
+    samples = []
+    with torch.no_grad(), mc_dropout(net, seed=5):
+        for dims in FLIP_VIEWS:
+            raw = net.from_stem(net.stem(x.flip(dims) if dims else x).expand(batch))
+            samples.append(torch.stack([torch.cat([unflip_embedding(r[:4], dims), r[4:].flip(dims) if dims else r[4:]]) for r in raw]))
+    stacked = torch.cat(samples)
+    raw, information = mc_outputs(net.for_inference(), x, n_samples, seed=5, batch_size=batch, flips=True)
+    assert torch.allclose(raw, stacked.mean(0), atol=1e-4)
+    per_view = torch.stack([mutual_information(torch.sigmoid(view[:, 4])) for view in samples])
+    assert torch.allclose(information, per_view.mean(0).clamp(min=0), atol=1e-5)
+    assert not torch.allclose(raw, mc_outputs(net.for_inference(), x, n_samples, seed=5, batch_size=batch)[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("dims", FLIP_VIEWS[1:])
+def test_unflipped_offsets_point_at_the_mirrored_centre(dims):
+    """A network that is exact on the flipped image points every pixel at the flipped centre; mapped
+    back, its offsets point at the original centre (coordinates span the canvas symmetrically)."""
+    size = 512
+    coords = coordinate_map(size, size)
+    centre = torch.tensor([0.3, 0.7]).view(2, 1, 1)
+    mirrored = centre.clone()
+    if -1 in dims:
+        mirrored[0] = 1 - mirrored[0]
+    if -2 in dims:
+        mirrored[1] = 1 - mirrored[1]
+    offsets_in_flipped_frame = torch.atanh((mirrored - coords).clamp(-0.999, 0.999))
+    raw = torch.cat([offsets_in_flipped_frame, torch.zeros(2, size, size)])
+    back = unflip_embedding(raw, dims)
+    assert torch.allclose(torch.tanh(back[:2]) + coords, centre.expand(2, size, size), atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -223,3 +262,18 @@ def test_remove_border_instances():
     out = remove_border_instances(labels)
     assert sorted(np.unique(out).tolist()) == [0, 1, 2]
     assert (out[4:6, 4:6] == 1).all() and (out[2:4, 7:9] == 2).all()
+
+
+def test_flips_follow_the_config_else_the_model_and_are_recorded():
+    from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
+
+    model = get_bpartis()
+    default = bool(model.bundle.config.get("flips", False))
+    assert model.flips(BPartISConfig()) is default
+    assert model.flips(BPartISConfig(flips=not default)) is (not default)
+    image = np.full((96, 96, 3), 40, np.uint8)
+    image[30:60, 30:60] = 220
+    segmentation = model.segment(image, BPartISConfig(n_samples=4, flips=True))
+    assert segmentation.labels.shape == (96, 96)
+    assert segmentation.details["flips"] is True
+    assert model.segment(image, BPartISConfig(mode="discriminative", flips=True)).details["flips"] is False
