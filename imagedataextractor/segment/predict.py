@@ -110,8 +110,6 @@ def unflip_embedding(raw: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     offset changes sign (tanh is odd and the coordinate map is symmetric), an up-down flip the y
     offset. The sigma channels are unchanged by flips.
     """
-    if not dims:
-        return raw
     signs = torch.ones(raw.shape[0], 1, 1, device=raw.device, dtype=raw.dtype)
     signs[0] = -1.0 if -1 in dims else 1.0
     signs[1] = -1.0 if -2 in dims else 1.0
@@ -147,7 +145,7 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
             counts = batches[index::len(views)]  # whole batches per view: no new batch shapes
             if not counts:
                 continue
-            stem = network.stem((x.flip(dims) if dims else x).to(dtype))
+            stem = network.stem(x.flip(dims).to(dtype))
             feature_sum = torch.zeros((), device=x.device)
             view_logits, view_probabilities, view_entropies = (torch.zeros(height, width, device=x.device) for _ in range(3))
             for count in counts:
@@ -161,8 +159,8 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
             mean_features = (feature_sum / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
             embedding_sum += unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
             information = binary_entropy(view_probabilities / n_view) - view_entropies / n_view
-            logit_sum += view_logits.flip(dims) if dims else view_logits
-            information_sum += (information.flip(dims) if dims else information) * n_view
+            logit_sum += view_logits.flip(dims)
+            information_sum += information.flip(dims) * n_view
     return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
 
 
