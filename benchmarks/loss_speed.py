@@ -61,7 +61,7 @@ def main() -> None:
         warm = network(warm_x)
     for phi_floor in (PHI_FLOOR, None):
         timed_loss(warm, warm_labels, phi_floor)
-    print(f"| batch | particles | sparse s | exact s | speed-up | loss sparse | loss exact |\n|---|---|---|---|---|---|---|")
+    print("| batch | particles | sparse s | exact s | speed-up | loss sparse | loss exact |\n|---|---|---|---|---|---|---|")
     speedups = []
     for number, batch in enumerate(batches):
         images = torch.from_numpy(np.stack([pairs[i][0] for i in batch])).permute(0, 3, 1, 2).float() / 255.0
