@@ -10,6 +10,7 @@ sigma_k = mean sigma over S_k, phi_k(x) = exp(-sum((e(x) - mu_k)^2 * exp(10 sigm
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -67,10 +68,11 @@ def instance_hinge(phi: torch.Tensor, member: torch.Tensor, rows: torch.Tensor, 
 def _relevant_pairs(
     embedding: torch.Tensor, centres: torch.Tensor, bandwidth: torch.Tensor, instance_index: torch.Tensor,
     phi_floor: float | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (instance, pixel) pairs of the instance loss, as (rows, cols) index arrays in row order:
-    each instance's own pixels and every other pixel whose phi exceeds ``phi_floor`` (every pixel
-    when it is None).
+) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """The (instance, pixel) pairs of the instance loss, chunk by chunk of :data:`INSTANCE_CHUNK`
+    instances: (start, stop, rows, cols) with rows in 0..stop-start-1 (instance start + row)
+    non-decreasing and cols pixel indices. The pairs: each instance's own pixels and every other
+    pixel whose phi exceeds ``phi_floor`` (every pixel when it is None).
 
     A pair left out has hinge error 2 phi <= 2 phi_floor, below every other pair's of its instance
     except members' as good as perfect, so it sorts at the end; since an instance's Jaccard weights
@@ -87,17 +89,14 @@ def _relevant_pairs(
                            (bandwidth * centres.pow(2)).sum(0)], 1)  # (K, 5)
     limit = math.inf if phi_floor is None else -math.log(phi_floor)
     foreground = torch.nonzero(instance_index >= 0).squeeze(1)
-    all_rows, all_cols = [], []
-    with torch.no_grad():
-        for start in range(0, centres.shape[1], INSTANCE_CHUNK):
-            stop = min(start + INSTANCE_CHUNK, centres.shape[1])
+    for start in range(0, centres.shape[1], INSTANCE_CHUNK):
+        stop = min(start + INSTANCE_CHUNK, centres.shape[1])
+        with torch.no_grad():
             distance = quadratic[start:stop] @ features  # (k, P): -ln phi
             own = foreground[(instance_index[foreground] >= start) & (instance_index[foreground] < stop)]
             distance[instance_index[own] - start, own] = -1.0  # members always take part
             rows, cols = torch.nonzero(distance <= limit, as_tuple=True)
-            all_rows.append(rows + start)
-            all_cols.append(cols)
-    return torch.cat(all_rows), torch.cat(all_cols)
+        yield start, stop, rows, cols
 
 
 def _image_loss(raw: torch.Tensor, instances: torch.Tensor, weights: LossWeights, phi_floor: float | None) -> torch.Tensor:
@@ -124,12 +123,15 @@ def _image_loss(raw: torch.Tensor, instances: torch.Tensor, weights: LossWeights
     smooth_loss = (torch.zeros(n_instances, device=raw.device).index_add_(0, fg_index, smooth) / (2 * counts)).mean()
 
     bandwidth = torch.exp(SIGMA_SCALE * sigma_means)  # (2, K)
-    rows, cols = _relevant_pairs(embedding.detach(), centres, bandwidth.detach(), instance_index, phi_floor)
-    phi = torch.exp(-((embedding[:, cols] - centres[:, rows]).pow(2) * bandwidth[:, rows]).sum(0))  # (pairs,)
-    member = instance_index[cols] == rows
-    instance_loss = instance_hinge(phi, member, rows, n_instances).sum()
-    # Every foreground pixel is a member of exactly one pair: its seed is pulled to its own phi.
-    fg_seed_loss = (seed[cols[member]] - phi[member].detach()).pow(2).sum()
+    instance_loss = raw.new_zeros(())
+    fg_seed_loss = raw.new_zeros(())
+    for start, stop, rows, cols in _relevant_pairs(embedding.detach(), centres, bandwidth.detach(), instance_index, phi_floor):
+        instances_of_pairs = rows + start
+        phi = torch.exp(-((embedding[:, cols] - centres[:, instances_of_pairs]).pow(2) * bandwidth[:, instances_of_pairs]).sum(0))
+        member = instance_index[cols] == instances_of_pairs
+        instance_loss = instance_loss + instance_hinge(phi, member, rows, stop - start).sum()
+        # Every foreground pixel is a member of exactly one pair: its seed is pulled to its own phi.
+        fg_seed_loss = fg_seed_loss + (seed[cols[member]] - phi[member].detach()).pow(2).sum()
     seed_loss = (seed_loss + weights.foreground_seed * fg_seed_loss) / (height * width)
     return (
         weights.instance * instance_loss / n_instances
