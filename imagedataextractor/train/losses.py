@@ -93,12 +93,13 @@ def _relevant_pairs(
                            (bandwidth * centres.pow(2)).sum(0)], 1)  # (K, 5)
     limit = math.inf if phi_floor is None else -math.log(phi_floor)
     foreground = torch.nonzero(instance_index >= 0).squeeze(1)
+    foreground_instance = instance_index[foreground]
     for start in range(0, centres.shape[1], INSTANCE_CHUNK):
         stop = min(start + INSTANCE_CHUNK, centres.shape[1])
         with torch.no_grad():
             distance = quadratic[start:stop] @ features  # (k, P): -ln phi
-            own = foreground[(instance_index[foreground] >= start) & (instance_index[foreground] < stop)]
-            distance[instance_index[own] - start, own] = -1.0  # members always take part
+            in_chunk = (foreground_instance >= start) & (foreground_instance < stop)
+            distance[foreground_instance[in_chunk] - start, foreground[in_chunk]] = -1.0  # members always take part
             rows, cols = torch.nonzero(distance <= limit, as_tuple=True)
         yield start, stop, rows, cols
 
