@@ -134,8 +134,11 @@ def _write_png(path: Path, array) -> None:
 @click.option("--threads", type=int, default=0, help="Torch CPU threads (0: torch's default).")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Processes preparing augmented batches beside the training (use several with --device cuda).")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
+              help="Stop between epochs before this many seconds have passed (estimated from the slowest epoch; "
+                   "at least one epoch runs); resume later with --resume. 0: no limit.")
 def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, resume, init_weights, export_dir, precision, threads,
-                  workers):
+                  workers, time_limit):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
     from ..train import TrainConfig
@@ -152,7 +155,7 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
                          lr=default_lr if lr is None else lr, lr_schedule=lr_schedule, device=device, seed=seed,
-                         precision=precision, threads=threads, workers=workers, method=train_method)
+                         precision=precision, threads=threads, workers=workers, method=train_method, time_limit=time_limit)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:

@@ -49,6 +49,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "poly": lr * (1 - epoch / epochs) ** 0.9, as the original BPartIS training
     split: str = "train"
     method: str = "bpartis"
+    time_limit: float = 0.0  # seconds from the start of train(); 0: none (see out_of_time)
 
 
 @dataclass
@@ -72,6 +73,21 @@ def epoch_lr(config: TrainConfig, epoch: int) -> float:
     if config.lr_schedule == "poly":
         return config.lr * (1.0 - epoch / config.epochs) ** 0.9
     raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {config.lr_schedule!r}")
+
+
+def out_of_time(config: TrainConfig, run_started: float, slowest_epoch: float, epochs_done: int) -> bool:
+    """Whether a run should stop before its next epoch: when another epoch as slow as the slowest so
+    far (seconds) would end past ``config.time_limit`` seconds after ``run_started`` (a
+    ``time.perf_counter()`` reading). Every call of train() runs at least one epoch, so a run always
+    moves on; it stops between epochs, where its checkpoints can be resumed."""
+    if not config.time_limit or not epochs_done:
+        return False
+    return time.perf_counter() - run_started + slowest_epoch > config.time_limit
+
+
+def stop_message(config: TrainConfig, epoch: int, out_dir: Path) -> str:
+    return (f"time limit of {config.time_limit:.0f} s: stopped after epoch {epoch} of {config.epochs} "
+            f"(continue with --resume {out_dir / 'last.pt'})")
 
 
 def seed_worker(worker_id: int) -> None:
@@ -135,8 +151,11 @@ def train(
     ``history.json``. ``resume`` continues from a ``last.pt`` (model, optimiser, RNG and epoch);
     ``init_weights`` (a model bundle name or directory; for the U-Net baselines also a state_dict
     file, of which every tensor matching by name and shape is used, e.g. pretrained encoder weights)
-    starts from its weights with a fresh optimiser.
+    starts from its weights with a fresh optimiser. With ``config.time_limit`` the run stops
+    between epochs before it would pass that many seconds (:func:`out_of_time`), for jobs on lent
+    or queued machines with a wall-clock limit.
     """
+    run_started = time.perf_counter()
     task = training_task(config.method)
     if torch.device(config.device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest convolutions once
@@ -180,7 +199,11 @@ def train(
     val_tensors = (torch.from_numpy(val_images), torch.from_numpy(val_labels)) if val_images is not None else None
 
     epoch_lr(config, start_epoch)  # an unknown schedule fails before the first epoch
+    slowest = 0.0
     for epoch in range(start_epoch, config.epochs):
+        if out_of_time(config, run_started, slowest, epoch - start_epoch):
+            log.warning(stop_message(config, epoch, out_dir))
+            break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)
         for group in optimiser.param_groups:
@@ -202,6 +225,7 @@ def train(
         val = validation_loss(model, *val_tensors, config.batch, config.device, task.loss) if val_tensors else total / count
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
+        slowest = max(slowest, record.seconds)
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {
             "model": model.state_dict(),

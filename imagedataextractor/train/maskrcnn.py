@@ -32,7 +32,7 @@ from ..segment.maskrcnn import (
 )
 from .data import AugmentedCrops, load_resized
 from .export import training_summary
-from .loop import EpochRecord, TrainConfig, epoch_lr, save_epoch, split_by_publication
+from .loop import EpochRecord, TrainConfig, epoch_lr, out_of_time, save_epoch, split_by_publication, stop_message
 from .tasks import load_partial_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,10 @@ def train_maskrcnn(
     flips, right-angle rotations, zoom and colour jitter are fed at that scale; images without
     particles are skipped. Writes ``last.pt`` each epoch, ``best.pt`` when the validation loss (on
     held-out publications) improves, and ``history.json``; ``resume`` continues a ``last.pt``,
-    ``init_weights`` starts from pretrained weights (see :func:`initialise`).
+    ``init_weights`` starts from pretrained weights (see :func:`initialise`); ``config.time_limit``
+    stops it between epochs as in :func:`~imagedataextractor.train.loop.train`.
     """
+    run_started = time.perf_counter()
     require_torchvision()
     config = replace(config, method="maskrcnn")
     if config.precision != "fp32":
@@ -153,7 +155,11 @@ def train_maskrcnn(
     best = min((h["val_loss"] for h in history), default=float("inf"))
     order = torch.Generator().manual_seed(config.seed + start_epoch)
 
+    slowest = 0.0
     for epoch in range(start_epoch, config.epochs):
+        if out_of_time(config, run_started, slowest, epoch - start_epoch):
+            log.warning(stop_message(config, epoch, out_dir))
+            break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)
         model.train()
@@ -177,6 +183,7 @@ def train_maskrcnn(
         val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
+        slowest = max(slowest, record.seconds)
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {
             "model": model.state_dict(),

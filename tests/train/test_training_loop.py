@@ -1,6 +1,8 @@
 """A tiny training run: checkpoints, resume, export to a loadable bundle, CLI wiring."""
 
 import json
+import logging
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from imagedataextractor.models import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
-from imagedataextractor.train.loop import epoch_lr
+from imagedataextractor.train.loop import epoch_lr, out_of_time
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):
@@ -84,3 +86,26 @@ def test_training_with_loader_workers(tiny_dataset, tmp_path):
     train(config, progress=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
+
+
+def test_time_limit_stops_between_epochs_and_the_run_resumes(tiny_dataset, tmp_path, caplog):
+    # a limit already passed: the one epoch every call runs, then a stop that names how to resume
+    config = TrainConfig(data=str(tiny_dataset), out_dir=str(tmp_path / "run"), epochs=3, crop=32, canvas=64, batch=2,
+                         val_fraction=0.0, time_limit=1e-6)
+    with caplog.at_level(logging.WARNING, logger="imagedataextractor.train.loop"):
+        best = train(config, progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1] and best.exists()
+    assert "stopped after epoch 1 of 3" in caplog.text and "--resume" in caplog.text
+    train(TrainConfig(**{**config.__dict__, "time_limit": 0.0}), resume=tmp_path / "run" / "last.pt", progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_out_of_time_estimates_from_the_slowest_epoch():
+    config = TrainConfig(data="", time_limit=100.0)
+    now = time.perf_counter()
+    assert not out_of_time(config, now, slowest_epoch=500.0, epochs_done=0)  # the first epoch always runs
+    assert not out_of_time(config, now, slowest_epoch=10.0, epochs_done=3)
+    assert out_of_time(config, now - 95.0, slowest_epoch=10.0, epochs_done=3)  # 95 s gone + a 10-s epoch > 100 s
+    assert not out_of_time(TrainConfig(data=""), now - 1e6, slowest_epoch=10.0, epochs_done=3)  # 0: no limit
