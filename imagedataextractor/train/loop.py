@@ -49,7 +49,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "poly": lr * (1 - epoch / epochs) ** 0.9, as the original BPartIS training
     split: str = "train"
     method: str = "bpartis"
-    time_limit: float = 0.0  # seconds from the start of train(); 0: none (see out_of_time)
+    time_limit: float = 0.0  # seconds from the start of train(); 0: none (see TimeLimit)
 
 
 @dataclass
@@ -75,19 +75,32 @@ def epoch_lr(config: TrainConfig, epoch: int) -> float:
     raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {config.lr_schedule!r}")
 
 
-def out_of_time(config: TrainConfig, run_started: float, slowest_epoch: float, epochs_done: int) -> bool:
-    """Whether a run should stop before its next epoch: when another epoch as slow as the slowest so
-    far (seconds) would end past ``config.time_limit`` seconds after ``run_started`` (a
-    ``time.perf_counter()`` reading). Every call of train() runs at least one epoch, so a run always
-    moves on; it stops between epochs, where its checkpoints can be resumed."""
-    if not config.time_limit or not epochs_done:
-        return False
-    return time.perf_counter() - run_started + slowest_epoch > config.time_limit
+class TimeLimit:
+    """``config.time_limit`` of a run (seconds from this object's creation; 0: none): stop between
+    epochs when another epoch as slow as the slowest so far would end past it. Every call of the
+    training runs at least one epoch, so a run always moves on, and it stops where its checkpoints
+    can be resumed."""
 
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.started = time.perf_counter()
+        self.slowest = 0.0  # seconds of the slowest epoch of this call
+        self.epochs = 0
 
-def stop_message(config: TrainConfig, epoch: int, out_dir: Path) -> str:
-    return (f"time limit of {config.time_limit:.0f} s: stopped after epoch {epoch} of {config.epochs} "
-            f"(continue with --resume {out_dir / 'last.pt'})")
+    def record(self, seconds: float) -> None:
+        """Note an epoch that took ``seconds``."""
+        self.slowest = max(self.slowest, seconds)
+        self.epochs += 1
+
+    def reached(self, epoch: int, out_dir: Path) -> bool:
+        """Whether to stop before 0-based ``epoch`` (logged, with the checkpoint to resume from)."""
+        if not self.config.time_limit or not self.epochs:
+            return False
+        if time.perf_counter() - self.started + self.slowest <= self.config.time_limit:
+            return False
+        log.warning("time limit of %.0f s: stopped after epoch %d of %d (continue with --resume %s)",
+                    self.config.time_limit, epoch, self.config.epochs, out_dir / "last.pt")
+        return True
 
 
 def seed_worker(worker_id: int) -> None:
@@ -152,10 +165,10 @@ def train(
     ``init_weights`` (a model bundle name or directory; for the U-Net baselines also a state_dict
     file, of which every tensor matching by name and shape is used, e.g. pretrained encoder weights)
     starts from its weights with a fresh optimiser. With ``config.time_limit`` the run stops
-    between epochs before it would pass that many seconds (:func:`out_of_time`), for jobs on lent
+    between epochs before it would pass that many seconds (:class:`TimeLimit`), for jobs on lent
     or queued machines with a wall-clock limit.
     """
-    run_started = time.perf_counter()
+    time_limit = TimeLimit(config)
     task = training_task(config.method)
     if torch.device(config.device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest convolutions once
@@ -199,10 +212,8 @@ def train(
     val_tensors = (torch.from_numpy(val_images), torch.from_numpy(val_labels)) if val_images is not None else None
 
     epoch_lr(config, start_epoch)  # an unknown schedule fails before the first epoch
-    slowest = 0.0
     for epoch in range(start_epoch, config.epochs):
-        if out_of_time(config, run_started, slowest, epoch - start_epoch):
-            log.warning(stop_message(config, epoch, out_dir))
+        if time_limit.reached(epoch, out_dir):
             break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)
@@ -225,7 +236,7 @@ def train(
         val = validation_loss(model, *val_tensors, config.batch, config.device, task.loss) if val_tensors else total / count
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
-        slowest = max(slowest, record.seconds)
+        time_limit.record(record.seconds)
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {
             "model": model.state_dict(),

@@ -32,7 +32,7 @@ from ..segment.maskrcnn import (
 )
 from .data import AugmentedCrops, load_resized
 from .export import training_summary
-from .loop import EpochRecord, TrainConfig, epoch_lr, out_of_time, save_epoch, split_by_publication, stop_message
+from .loop import EpochRecord, TimeLimit, TrainConfig, epoch_lr, save_epoch, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def train_maskrcnn(
     ``init_weights`` starts from pretrained weights (see :func:`initialise`); ``config.time_limit``
     stops it between epochs as in :func:`~imagedataextractor.train.loop.train`.
     """
-    run_started = time.perf_counter()
+    time_limit = TimeLimit(config)
     require_torchvision()
     config = replace(config, method="maskrcnn")
     if config.precision != "fp32":
@@ -155,10 +155,8 @@ def train_maskrcnn(
     best = min((h["val_loss"] for h in history), default=float("inf"))
     order = torch.Generator().manual_seed(config.seed + start_epoch)
 
-    slowest = 0.0
     for epoch in range(start_epoch, config.epochs):
-        if out_of_time(config, run_started, slowest, epoch - start_epoch):
-            log.warning(stop_message(config, epoch, out_dir))
+        if time_limit.reached(epoch, out_dir):
             break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)
@@ -183,7 +181,7 @@ def train_maskrcnn(
         val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)
         record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
         history.append(asdict(record))
-        slowest = max(slowest, record.seconds)
+        time_limit.record(record.seconds)
         log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
         payload = {
             "model": model.state_dict(),

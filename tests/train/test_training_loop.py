@@ -2,7 +2,6 @@
 
 import json
 import logging
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from imagedataextractor.models import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
-from imagedataextractor.train.loop import epoch_lr, out_of_time
+from imagedataextractor.train.loop import TimeLimit, epoch_lr
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):
@@ -102,10 +101,16 @@ def test_time_limit_stops_between_epochs_and_the_run_resumes(tiny_dataset, tmp_p
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
-def test_out_of_time_estimates_from_the_slowest_epoch():
-    config = TrainConfig(data="", time_limit=100.0)
-    now = time.perf_counter()
-    assert not out_of_time(config, now, slowest_epoch=500.0, epochs_done=0)  # the first epoch always runs
-    assert not out_of_time(config, now, slowest_epoch=10.0, epochs_done=3)
-    assert out_of_time(config, now - 95.0, slowest_epoch=10.0, epochs_done=3)  # 95 s gone + a 10-s epoch > 100 s
-    assert not out_of_time(TrainConfig(data=""), now - 1e6, slowest_epoch=10.0, epochs_done=3)  # 0: no limit
+def test_time_limit_estimates_from_the_slowest_epoch(tmp_path):
+    limit = TimeLimit(TrainConfig(data="", time_limit=100.0))
+    assert not limit.reached(0, tmp_path)  # the first epoch always runs
+    limit.record(500.0)
+    assert limit.reached(1, tmp_path)  # another 500-s epoch would pass 100 s
+    limit = TimeLimit(TrainConfig(data="", time_limit=100.0))
+    limit.record(10.0)
+    assert not limit.reached(1, tmp_path)
+    limit.started -= 95.0  # 95 s gone + a 10-s epoch > 100 s
+    assert limit.reached(1, tmp_path)
+    unlimited = TimeLimit(TrainConfig(data=""))
+    unlimited.record(1e6)
+    assert not unlimited.reached(1, tmp_path)  # 0: no limit
