@@ -76,10 +76,10 @@ def epoch_lr(config: TrainConfig, epoch: int) -> float:
 
 
 class TimeLimit:
-    """``config.time_limit`` of a run (seconds from this object's creation; 0: none): stop between
-    epochs when another epoch as slow as the slowest so far would end past it. Every call of the
-    training runs at least one epoch, so a run always moves on, and it stops where its checkpoints
-    can be resumed."""
+    """``config.time_limit`` of a run (seconds from this object's creation; 0: none), and the end of
+    each epoch (:meth:`end_epoch`): stop between epochs when another epoch as slow as the slowest so
+    far would end past the limit. Every call of the training runs at least one epoch, so a run
+    always moves on, and it stops where its checkpoints can be resumed."""
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
@@ -87,10 +87,12 @@ class TimeLimit:
         self.slowest = 0.0  # seconds of the slowest epoch of this call
         self.epochs = 0
 
-    def record(self, seconds: float) -> None:
-        """Note an epoch that took ``seconds``."""
-        self.slowest = max(self.slowest, seconds)
+    def end_epoch(self, history: list[dict], record: EpochRecord) -> None:
+        """Note the epoch of ``record`` (its time for the limit), append it to ``history`` and log it."""
+        self.slowest = max(self.slowest, record.seconds)
         self.epochs += 1
+        history.append(asdict(record))
+        log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, record.val_loss, record.seconds)
 
     def reached(self, epoch: int, out_dir: Path) -> bool:
         """Whether to stop before 0-based ``epoch`` (logged, with the checkpoint to resume from)."""
@@ -234,10 +236,7 @@ def train(
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
         val = validation_loss(model, *val_tensors, config.batch, config.device, task.loss) if val_tensors else total / count
-        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
-        history.append(asdict(record))
-        time_limit.record(record.seconds)
-        log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
+        time_limit.end_epoch(history, EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr))
         payload = {
             "model": model.state_dict(),
             "optimiser": optimiser.state_dict(),

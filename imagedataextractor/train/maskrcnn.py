@@ -179,10 +179,7 @@ def train_maskrcnn(
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
         val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)
-        record = EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr)
-        history.append(asdict(record))
-        time_limit.record(record.seconds)
-        log.info("epoch %d: train %.4f val %.4f (%.0f s)", record.epoch, record.train_loss, val, record.seconds)
+        time_limit.end_epoch(history, EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr))
         payload = {
             "model": model.state_dict(),
             "optimiser": optimiser.state_dict(),

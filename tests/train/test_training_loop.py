@@ -2,6 +2,7 @@
 
 import json
 import logging
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from imagedataextractor.models import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
-from imagedataextractor.train.loop import TimeLimit, epoch_lr
+from imagedataextractor.train.loop import EpochRecord, TimeLimit, epoch_lr
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):
@@ -101,16 +102,22 @@ def test_time_limit_stops_between_epochs_and_the_run_resumes(tiny_dataset, tmp_p
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
+def _epoch(seconds: float) -> EpochRecord:
+    return EpochRecord(epoch=1, train_loss=0.5, val_loss=0.4, seconds=seconds)
+
+
 def test_time_limit_estimates_from_the_slowest_epoch(tmp_path):
     limit = TimeLimit(TrainConfig(data="", time_limit=100.0))
     assert not limit.reached(0, tmp_path)  # the first epoch always runs
-    limit.record(500.0)
+    history: list[dict] = []
+    limit.end_epoch(history, _epoch(500.0))
+    assert history == [asdict(_epoch(500.0))]
     assert limit.reached(1, tmp_path)  # another 500-s epoch would pass 100 s
     limit = TimeLimit(TrainConfig(data="", time_limit=100.0))
-    limit.record(10.0)
+    limit.end_epoch([], _epoch(10.0))
     assert not limit.reached(1, tmp_path)
     limit.started -= 95.0  # 95 s gone + a 10-s epoch > 100 s
     assert limit.reached(1, tmp_path)
     unlimited = TimeLimit(TrainConfig(data=""))
-    unlimited.record(1e6)
+    unlimited.end_epoch([], _epoch(1e6))
     assert not unlimited.reached(1, tmp_path)  # 0: no limit
