@@ -123,6 +123,9 @@ def _write_png(path: Path, array) -> None:
               help="poly: lr * (1 - epoch/epochs)^0.9, the original BPartIS schedule (a resumed run with another --epochs decays toward it).")
 @click.option("--device", default="cpu", show_default=True, callback=_check_device, help="cpu or cuda (cuda:N).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Share of the split's publications held out for validation (chosen by a hash of the DOI). 0: train on every "
+                   "image, e.g. to retrain with a recipe chosen on validation; val_loss and best.pt then follow the training loss.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue from a last.pt checkpoint.")
 @click.option("--init-weights", default=None,
               help="Start from this model bundle's weights (name or directory); for the U-Nets also a state_dict file "
@@ -137,8 +140,8 @@ def _write_png(path: Path, array) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
               help="Stop between epochs before this many seconds have passed (estimated from the slowest epoch; "
                    "at least one epoch runs); resume later with --resume. 0: no limit.")
-def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, resume, init_weights, export_dir, precision, threads,
-                  workers, time_limit):
+def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, val_fraction, resume, init_weights, export_dir,
+                  precision, threads, workers, time_limit):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
     from ..train import TrainConfig
@@ -155,7 +158,7 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
                          lr=default_lr if lr is None else lr, lr_schedule=lr_schedule, device=device, seed=seed,
-                         precision=precision, threads=threads, workers=workers, method=train_method, time_limit=time_limit)
+                         val_fraction=val_fraction, precision=precision, threads=threads, workers=workers, method=train_method, time_limit=time_limit)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:

@@ -42,7 +42,7 @@ class TrainConfig:
     lr: float = 3e-4
     device: str = "cpu"
     seed: int = 0
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1  # publications held out for validation; 0: none, val_loss is then the training loss
     threads: int = 0  # 0: leave torch's default
     workers: int = 0  # DataLoader processes preparing augmented batches (0: in the training process)
     precision: str = "fp32"  # "bf16": bfloat16 autocast for the network, about 1.7x faster on AVX512-BF16 CPUs

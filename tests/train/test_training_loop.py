@@ -51,6 +51,18 @@ def test_train_cli_rejects_a_non_dataset(tmp_path):
     assert result.exit_code == 1 and "not a dataset directory" in result.output
 
 
+def test_train_cli_val_fraction(tiny_dataset, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--epochs", "1", "--size", "32",
+                                  "--batch", "2", "--val-fraction", "0", "--export", str(tmp_path / "bundle")])
+    assert result.exit_code == 0, result.output
+    assert read_bundle(tmp_path / "bundle").config["training"]["val_fraction"] == 0.0
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[0]["val_loss"] == history[0]["train_loss"]  # no validation images: it follows the training loss
+    rejected = runner.invoke(main, ["train", "--data", str(tiny_dataset), "--val-fraction", "0.9"])
+    assert rejected.exit_code == 2 and "--val-fraction" in rejected.output
+
+
 def test_split_file_must_exist(tiny_dataset):
     (tiny_dataset / "train.csv").unlink()
     with pytest.raises(DatasetError, match="train.csv"):
