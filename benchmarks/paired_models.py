@@ -2,7 +2,7 @@
 paper AP taken apart.
 
     python benchmarks/paired_models.py --model bpartis-emps [--baseline NAME_OR_DIR] [--data DIR]
-                                       [--split test] [--seeds 0,1,2] [--precision bf16] [--limit N]
+                                       [--split test] [--seeds 0,1,2] [--precision bf16] [--limit N] [--rows CSV]
 
 One MC inference per image, model and seed (T and flips: each model's defaults), scored in the
 Bayesian + filter mode (the model's tu) and the unfiltered Bayesian mode, border particles kept, at
@@ -70,12 +70,15 @@ def main() -> None:
     parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rows", default=None, help="also write the per-image rows (model, seed, mode, image, metrics) to this CSV")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     samples = load_split(args.data, args.split)[: args.limit]
     models = [args.model or get_bpartis().bundle.name] + ([args.baseline] if args.baseline else [])
     rows = pd.DataFrame([row for model in models for row in image_rows(model, samples, seeds, args.precision)])
+    if args.rows:
+        rows.to_csv(args.rows, index=False)
 
     print(f"{len(samples)} images of {args.data} ({args.split}), seeds {args.seeds}, {args.precision}\n")
     means = rows.groupby(["model", "mode", "seed"], sort=False)[list(COLUMNS)].mean()
