@@ -101,12 +101,11 @@ def compare_same_masks(segmenter, imported: str, samples: list, seed: int) -> pd
         image, truth = sample.load()
         torch.manual_seed(seed)
         with torch.no_grad():
-            original = segmenter.segment(image)[0].astype(np.int64)
-        ours = model.segment(image, config).labels.astype(np.int64)
+            original = segmenter.segment(image)[0].astype(np.uint16)
+        ours = model.segment(image, config).labels
         rows.append({"image": sample.name, "pixels_differing": differing_fraction(original, ours),
                      "n_original": len(np.unique(original)) - 1, "n_ours": len(np.unique(ours)) - 1,
-                     "AP_original": evaluate_pair(truth, original.astype(np.uint16))["AP"],
-                     "AP_ours": evaluate_pair(truth, ours.astype(np.uint16))["AP"]})
+                     "AP_original": evaluate_pair(truth, original)["AP"], "AP_ours": evaluate_pair(truth, ours)["AP"]})
     return pd.DataFrame(rows)
 
 
