@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from imagedataextractor.datasets import default_emps_dir, load_split
 from imagedataextractor.evaluate import evaluate_pair
+from imagedataextractor.evaluate.metrics import paper_metrics
 from imagedataextractor.models.convert import import_ide2_checkpoint
 from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
 
@@ -105,7 +106,7 @@ def compare_same_masks(segmenter, imported: str, samples: list, seed: int) -> pd
         ours = model.segment(image, config).labels
         rows.append({"image": sample.name, "pixels_differing": differing_fraction(original, ours),
                      "n_original": len(np.unique(original)) - 1, "n_ours": len(np.unique(ours)) - 1,
-                     "AP_original": evaluate_pair(truth, original)["AP"], "AP_ours": evaluate_pair(truth, ours)["AP"]})
+                     "AP_original": paper_metrics(truth, original).ap, "AP_ours": paper_metrics(truth, ours).ap})
     return pd.DataFrame(rows)
 
 
