@@ -30,7 +30,8 @@ class ElsevierSource:
         if settings.elsevier_insttoken:
             credentials["X-ELS-Insttoken"] = settings.elsevier_insttoken.reveal()
         self.client = ServiceClient(
-            "elsevier", config=config, user_agent=user_agent(settings.contact_email), credentials=credentials, secrets=settings.secrets()
+            "elsevier", config=config, user_agent=user_agent(settings.contact_email), credentials=credentials,
+            credentials_origin=self.base, secrets=settings.secrets()
         )
         self.figure_client = self.client
 

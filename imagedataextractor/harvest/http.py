@@ -122,6 +122,18 @@ class SavedFile:
     sha256: str
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, lower-cased and with the scheme's default port filled in:
+    two URLs with the same origin reach the same server."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: matches no configured service
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port if port is not None else {"http": 80, "https": 443}.get(scheme)
+
+
 def media_type(content_type: str | None) -> str:
     """The media type of a Content-Type value: "text/xml; charset=UTF-8" gives "text/xml"."""
     return (content_type or "").split(";", 1)[0].strip().lower()
@@ -144,8 +156,10 @@ class ServiceClient:
     """Requests to one service host: its session, rate limiter, concurrency limit and thread pool.
 
     name: the service ("elsevier", "europepmc-figures", ...), which picks its rate limit.
-    credentials: headers sent to this service's host only (never along a redirect to another
-    host); ``secrets``: credential values to redact from every message.
+    credentials: headers sent only to URLs with the origin (scheme://host:port) of
+    ``credentials_origin``, the configured service URL: never to another host or port, whether a
+    redirect or the article itself names it; there, credential query parameters are dropped too.
+    ``secrets``: credential values to redact from every message.
     """
 
     def __init__(
@@ -155,6 +169,7 @@ class ServiceClient:
         config: HarvestConfig,
         user_agent: str,
         credentials: Mapping[str, str] | None = None,
+        credentials_origin: str | None = None,
         secrets: Iterable[str] = (),
     ) -> None:
         self.name = name
@@ -168,6 +183,7 @@ class ServiceClient:
         self.pool = ThreadPoolExecutor(max_workers=config.workers_per_host, thread_name_prefix=f"ide-{name}")
         self._slots = threading.BoundedSemaphore(config.workers_per_host)
         self._credentials = dict(credentials or {})
+        self._origin = origin(credentials_origin) if credentials_origin else None
         self._secrets = tuple(s for s in secrets if s)
         self._count_lock = threading.Lock()
         self.n_requests = 0
@@ -225,16 +241,21 @@ class ServiceClient:
                 time.sleep(wait_s)
         raise FetchError(f"{public}: {reason} (gave up after {self.config.max_attempts} attempts)")
 
+    def _trusted(self, url: str) -> bool:
+        """Whether ``url`` is the configured service's own origin, the only one credentials go to."""
+        return self._origin is not None and origin(url) == self._origin
+
     def _get(self, url: str, params, headers, public: str) -> requests.Response:
-        """One GET, following redirects by hand so that credentials never go to another host."""
-        home = urlsplit(url).netloc
+        """One GET, following redirects by hand so that credentials never go to another origin."""
         for _ in range(MAX_REDIRECTS + 1):
-            same_host = urlsplit(url).netloc == home
+            trusted = self._trusted(url)
+            if not trusted and params:
+                params = {k: v for k, v in params.items() if k.lower() not in SECRET_PARAMS}
             try:
                 response = self.session.get(
                     url,
                     params=params,
-                    headers={**(self._credentials if same_host else {}), **(headers or {})},
+                    headers={**(self._credentials if trusted else {}), **(headers or {})},
                     stream=True,
                     timeout=(self.config.connect_timeout_s, self.config.read_timeout_s),
                     allow_redirects=False,

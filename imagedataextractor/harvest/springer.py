@@ -29,7 +29,9 @@ class SpringerSource:
         self.figure_base = settings.endpoints.springer_figures
         self._key = settings.springer_api_key
         agent = user_agent(settings.contact_email)
-        self.client = ServiceClient("springer", config=config, user_agent=agent, secrets=settings.secrets())
+        self.client = ServiceClient(
+            "springer", config=config, user_agent=agent, credentials_origin=self.base, secrets=settings.secrets()
+        )
         self.figure_client = ServiceClient("springer-figures", config=config, user_agent=agent, secrets=settings.secrets())
 
     @property

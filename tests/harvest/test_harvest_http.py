@@ -21,15 +21,60 @@ def client(make_config):
     client.close()
 
 
-def test_redirect_to_another_host_drops_the_credentials(client):
+def _keyed_client(make_config, origin: str) -> ServiceClient:
+    return ServiceClient("elsevier", config=make_config(), user_agent="ide-test", credentials={"X-ELS-APIKey": "k-123456"},
+                         credentials_origin=origin, secrets=["k-123456"])
+
+
+def test_redirect_to_another_host_drops_the_credentials(make_config):
     with ReplayServer() as home, ReplayServer() as other:
         other.add_route("/cdn/fig.jpg", b"GIF89a", "image/gif")
         home.add_route("/obj/fig.jpg", b"", "text/plain", status=302, headers={"Location": f"{other.url}/cdn/fig.jpg"})
-        fetched = client.request(f"{home.url}/obj/fig.jpg", accept_types=["image/*"], max_bytes=100)
+        client = _keyed_client(make_config, home.url)
+        try:
+            fetched = client.request(f"{home.url}/obj/fig.jpg", accept_types=["image/*"], max_bytes=100)
+        finally:
+            client.close()
         assert fetched.body == b"GIF89a"
         assert home.seen[0].headers["X-ELS-APIKey"] == "k-123456"
         assert "X-ELS-APIKey" not in other.seen[0].headers
         assert other.seen[0].headers["User-Agent"] == "ide-test"
+
+
+def test_credentials_go_only_to_the_configured_origin(make_config):
+    """A URL naming another port (or host) of the same machine is fetched without the key, also when
+    it is the first URL asked for; secret query parameters are dropped there too."""
+    with ReplayServer() as home, ReplayServer() as other:
+        other.add_route("/obj/fig.gif", b"GIF89a", "image/gif")
+        client = _keyed_client(make_config, home.url + "/elsevier")
+        try:
+            client.request(f"{other.url}/obj/fig.gif", params={"api_key": "k-123456"}, accept_types=["image/*"], max_bytes=100)
+            client.request(f"{other.url.replace('127.0.0.1', 'localhost')}/obj/fig.gif", accept_types=["image/*"], max_bytes=100)
+        finally:
+            client.close()
+        assert len(other.seen) == 2
+        for seen in other.seen:
+            assert "X-ELS-APIKey" not in seen.headers and "api_key" not in seen.query
+
+
+def test_elsevier_object_url_on_a_foreign_port_gets_no_key(make_config, tmp_path):
+    from imagedataextractor.document.types import EMDecision, Figure
+    from imagedataextractor.harvest.base import SourceRecord
+    from imagedataextractor.harvest.config import Endpoints, Secret, Settings
+    from imagedataextractor.harvest.elsevier import ElsevierSource
+
+    image = tmp_path / "fig.png"
+    Image.new("RGB", (64, 64), "teal").save(image)
+    with ReplayServer() as home, ReplayServer() as foreign:
+        foreign.add_route("/content/object/eid/1-s2.0-x-gr1.png", image.read_bytes(), "image/png")
+        settings = Settings(endpoints=Endpoints(elsevier=home.url), elsevier_api_key=Secret("k-123456"))
+        source = ElsevierSource(settings, make_config())
+        figure = Figure("Fig. 1", "TEM image.", "gr1", f"{foreign.url}/content/object/eid/1-s2.0-x-gr1.png", EMDecision(True))
+        try:
+            source.fetch_figure(SourceRecord("elsevier", "10.1016/x", f"{home.url}/content/article/doi/10.1016/x"), figure, tmp_path / "out")
+        finally:
+            source.client.close()
+        assert len(foreign.seen) == 1 and "X-ELS-APIKey" not in foreign.seen[0].headers
 
 
 def test_size_cap_stops_a_download(client):
