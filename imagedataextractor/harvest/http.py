@@ -25,6 +25,7 @@ from typing import BinaryIO
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
@@ -307,18 +308,24 @@ class ServiceClient:
         digest = hashlib.sha256()
         n_bytes = 0
         try:
-            for chunk in response.iter_content(_CHUNK):
+            while True:
+                # read1 returns whatever one receive brought (it does not wait to fill a chunk), so the
+                # time limit is checked after every packet: a server trickling bytes cannot outlast it.
+                if time.monotonic() - started > self.config.download_timeout_s:
+                    raise _Retry(f"download took longer than {self.config.download_timeout_s:g} s")
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 n_bytes += len(chunk)
                 if n_bytes > max_bytes:
                     raise FetchError(f"{public}: more than the {max_bytes} bytes allowed", status=status, permanent=True)
-                if time.monotonic() - started > self.config.download_timeout_s:
-                    raise _Retry(f"download took longer than {self.config.download_timeout_s:.0f} s")
                 digest.update(chunk)
                 if into is not None:
                     into.write(chunk)
                 else:
                     chunks.append(chunk)
-        except requests.RequestException as exc:  # connection reset, timeout, incomplete or undecodable body
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # connection reset, timeout, incomplete or undecodable body
             raise _Retry(f"connection dropped during download ({type(exc).__name__})") from None
         if into is not None:
             into.flush()

@@ -49,7 +49,7 @@ SERVICE_PREFIXES = {
 
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>Institutional login</form></body></html>"
 
-FaultKind = Literal["status", "delay", "drop", "truncate", "html"]
+FaultKind = Literal["status", "delay", "drop", "truncate", "html", "trickle"]
 
 
 @dataclass
@@ -60,7 +60,8 @@ class Fault:
     waits ``delay_s`` before answering (a timeout for a client with a shorter read timeout);
     "drop" sends the headers and half the body, then closes the connection; "truncate" sends
     half the body as if it were all of it; "html" answers 200 with a login page in place of the
-    content. times: apply to the first ``times`` matching requests only (None: always).
+    content; "trickle" sends the body one byte every ``delay_s`` (a server too slow to finish but
+    never silent long enough for a read timeout). times: apply to the first ``times`` matching requests only (None: always).
     """
 
     kind: FaultKind
@@ -252,6 +253,8 @@ class ReplayServer:
                     self._send(route.status, route.body[: len(route.body) // 2], route.content_type)
                 elif fault is not None and fault.kind == "drop":
                     self._drop(route)
+                elif fault is not None and fault.kind == "trickle":
+                    self._trickle(route, fault.delay_s)
                 else:
                     self._send(route.status, route.body, route.content_type, dict(route.headers))
 
@@ -267,6 +270,17 @@ class ReplayServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _trickle(self, route: Route, delay_s: float) -> None:
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.close_connection = True
+                for i in range(len(route.body)):
+                    time.sleep(delay_s)
+                    self.wfile.write(route.body[i : i + 1])
+                    self.wfile.flush()
 
             def _drop(self, route: Route) -> None:
                 self.send_response(route.status)

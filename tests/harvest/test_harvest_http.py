@@ -135,3 +135,18 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_atomic(target, b"one")
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == ["provenance.json"]
+
+
+@pytest.mark.timeout(30)
+def test_trickling_server_is_cut_off_at_the_download_time_limit(make_config):
+    """One byte every 20 ms for 2000 bytes would take 40 s; the 1 s limit holds during reads,
+    not only between 64 KiB chunks."""
+    client = ServiceClient("elsevier", config=make_config(download_timeout_s=1.0, max_attempts=1), user_agent="ide-test")
+    try:
+        with ReplayServer() as server:
+            server.add_route("/slow.xml", b"x" * 2000, "application/xml")
+            server.add_fault("/slow.xml", Fault("trickle", delay_s=0.02))
+            with pytest.raises(FetchError, match="download took longer than 1 s"):
+                client.request(f"{server.url}/slow.xml", accept_types=["application/xml"], max_bytes=10_000)
+    finally:
+        client.close()
