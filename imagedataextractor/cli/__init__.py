@@ -13,16 +13,18 @@ import pkgutil
 import click
 
 from ..errors import IDEError
+from ..redact import redact
 
 
 class IDEGroup(click.Group):
-    """Turns :class:`IDEError` into a one-line ``Error: ...`` and exit status 1, never a traceback."""
+    """Turns :class:`IDEError` into a one-line ``Error: ...`` (credentials redacted) and exit status 1,
+    never a traceback."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except IDEError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(redact(str(exc))) from None
 
 
 @click.group(cls=IDEGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import HarvestError
+from ..redact import register_secret
 
 CONFIG_ENV = "IDE_CONFIG"
 CONFIG_NAME = "ide.toml"
@@ -50,12 +51,14 @@ DEFAULT_RATES_PER_S: Mapping[str, float] = {
 
 
 class Secret:
-    """A credential that does not show itself: ``repr``/``str`` give ``***``; :meth:`reveal` gives it."""
+    """A credential that does not show itself: ``repr``/``str`` give ``***``; :meth:`reveal` gives it.
+    Its value is redacted from every log record and user-facing error (:mod:`imagedataextractor.redact`)."""
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value

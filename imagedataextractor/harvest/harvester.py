@@ -19,6 +19,7 @@ from typing import Any, Literal
 from ..document.corpus import ARTICLE_STEM, DoiError, FIGURES_DIR, article_dir, article_file, figure_file, normalise_doi
 from ..document.parse import parse_article, parse_article_bytes
 from ..errors import DocumentError, HarvestError, IDEError
+from ..redact import redact
 from .base import Publisher, SourceRecord
 from .config import HarvestConfig, Settings, load_settings
 from .elsevier import ElsevierSource
@@ -365,4 +366,4 @@ def _safe_harvest_one(harvester: Harvester, text: str) -> DoiOutcome:
         return harvester.harvest_one(text)
     except Exception as exc:  # noqa: BLE001 - the run must go on; the traceback is logged
         log.exception("%s: unexpected error", text)
-        return DoiOutcome(text.strip(), "failed", f"internal error: {type(exc).__name__}: {exc}")
+        return DoiOutcome(text.strip(), "failed", redact(f"internal error: {type(exc).__name__}: {exc}"))

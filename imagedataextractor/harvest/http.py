@@ -30,13 +30,12 @@ from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from ..errors import HarvestError
+from ..redact import SECRET_PARAMS, redact, register_secret
 from .config import HarvestConfig
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Query parameters that carry credentials; their values never leave this module.
-SECRET_PARAMS = frozenset({"api_key", "apikey", "insttoken", "access_token", "authtoken"})
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024
 
@@ -185,7 +184,8 @@ class ServiceClient:
         self._slots = threading.BoundedSemaphore(config.workers_per_host)
         self._credentials = dict(credentials or {})
         self._origin = origin(credentials_origin) if credentials_origin else None
-        self._secrets = tuple(s for s in secrets if s)
+        for secret in secrets:
+            register_secret(secret)
         self._count_lock = threading.Lock()
         self.n_requests = 0
 
@@ -193,19 +193,14 @@ class ServiceClient:
         self.pool.shutdown(wait=True)
         self.session.close()
 
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def public_url(self, url: str, params: Mapping[str, str] | None = None) -> str:
         """``url`` with ``params`` added, and credential parameters and values removed."""
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         if not params and not any(k.lower() in SECRET_PARAMS for k, _ in query):
-            return self.redact(url)  # as requested, byte for byte
+            return redact(url)  # as requested, byte for byte
         query = [(k, v) for k, v in query + list((params or {}).items()) if k.lower() not in SECRET_PARAMS]
-        return self.redact(urlunsplit(parts._replace(query=urlencode(query, safe=":/\""))))
+        return redact(urlunsplit(parts._replace(query=urlencode(query, safe=":/\""))))
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.config.backoff_max_s, self.config.backoff_initial_s * 2 ** (attempt - 1))

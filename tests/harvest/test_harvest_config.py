@@ -87,3 +87,23 @@ def test_routing_by_prefix_and_crossref():
     assert publisher_from_crossref({"member": "99999", "publisher": "Elsevier BV"}) == "elsevier"
     assert publisher_from_crossref({"member": "99999", "publisher": "BioMed Central Ltd"}) == "springer"
     assert publisher_from_crossref({"member": "8215", "publisher": "Wiley-VCH"}) is None
+
+
+def test_redaction_covers_values_parameters_headers_and_every_logger(caplog):
+    import logging
+
+    from imagedataextractor.harvest import Secret
+    from imagedataextractor.redact import redact
+
+    Secret("zq-9f8e7d6c5b")
+    assert redact("GET /x?q=1&api_key=zq-9f8e7d6c5b&b=2") == "GET /x?q=1&api_key=***&b=2"
+    assert redact("api_key=demo and apiKey=short") == "api_key=*** and apiKey=***"  # short values hidden where they stand
+    assert redact("{'X-ELS-APIKey': 'whatever', 'Accept': 'text/xml'}") == "{'X-ELS-APIKey': '***', 'Accept': 'text/xml'}"
+    assert redact("corpus/demo stays") == "corpus/demo stays"
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("urllib3.connectionpool").debug('%s://%s "GET %s"', "http", "h:1", "/s?api_key=zq-9f8e7d6c5b")
+        try:
+            raise ValueError("token zq-9f8e7d6c5b inside")
+        except ValueError:
+            logging.getLogger("some.library").exception("failed with %s", "zq-9f8e7d6c5b")
+    assert len(caplog.records) == 2 and "zq-9f8e7d6c5b" not in caplog.text and "api_key=***" in caplog.text
