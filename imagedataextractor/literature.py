@@ -356,7 +356,7 @@ class _Run:
         assert loaded.key is not None  # a parsed article always has its key
         title = article.title
         if not article.figures:
-            reason = "the article has no figures"
+            reason = article.no_figures_reason
             self.db.mark(loaded.key, "failed", reason, job=self.article_job)
             return ArticleOutcome(loaded.item, "failed", reason, loaded.doi, loaded.source, title)
         if self.db.status(loaded.key, job=self.article_job) == "done":
@@ -405,7 +405,7 @@ class _Run:
         if verdict == "other":
             outcome = replace(base, status="skipped", reason=NOT_EM_CAPTION, is_em=False, decided_by="caption")
         elif image_path is None:
-            reason = f"no image file for this figure ({loaded.harvest_note or 'not harvested'})"
+            reason = f"no image file for this figure ({_missing_image_note(figure, loaded)})"
             outcome = replace(base, status="failed", reason=reason, is_em=verdict == "em" or None)
         else:
             try:
@@ -476,6 +476,17 @@ def _panels(image: np.ndarray, settings: _Settings, *, trust_caption: bool) -> l
     height, width = image.shape[:2]
     is_micrograph, reason = (True, None) if trust_caption else classify_panel(image, config=SplitConfig())
     return [Panel((0, 0, width, height), None, is_micrograph, reason, image)]
+
+
+def _missing_image_note(figure: Figure, loaded: _Loaded) -> str:
+    """Why a figure has no image file: for a local article the file it names is not there; for a
+    harvested one, the harvest's failure."""
+    if loaded.source != "file":
+        return loaded.harvest_note or "not harvested"
+    folder = loaded.article.path.parent if loaded.article is not None and loaded.article.path is not None else None
+    if not figure.href:
+        return "the article names no image file"
+    return f"{figure.href} not found in {folder}" if "://" not in figure.href else f"{figure.href} is not a local file"
 
 
 def _image_path(figure: Figure, article_path: Path | None) -> Path | None:

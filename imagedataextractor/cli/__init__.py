@@ -16,6 +16,17 @@ from ..errors import IDEError
 from ..redact import redact
 
 
+#: Exit statuses of the batch commands (``ide extract``, ``ide harvest``); 2 is click's usage error.
+EXIT_ALL_DONE, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_SOME_FAILED = 0, 1, 2, 3
+
+
+def exit_for_batch(n_failed: int, n_items: int) -> None:
+    """End a batch command: 0 when no item failed (done or skipped), 3 when some failed, 1 when every
+    item failed (as for an error that stops the run)."""
+    if n_failed:
+        click.get_current_context().exit(EXIT_ALL_FAILED if n_failed == n_items else EXIT_SOME_FAILED)
+
+
 class IDEGroup(click.Group):
     """Turns :class:`IDEError` into a one-line ``Error: ...`` (credentials redacted) and exit status 1,
     never a traceback."""

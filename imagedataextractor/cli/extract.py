@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from . import exit_for_batch
 from .db import DB_ENV
 from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
 
@@ -59,7 +60,8 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     (Ctrl-C, kill), the same command resumes where it stopped. Prints failures, skip reasons and
     totals.
 
-    Exits non-zero only when every input failed.
+    Exit status: 0 every input done or skipped, 3 some failed, 1 every input failed or an error
+    stopped the run, 2 usage error.
 
     \b
     Example:
@@ -122,8 +124,7 @@ def _extract_images(sources, out_dir: Path, db, options: dict, as_json: bool) ->
             note = row["reason"] or ("no scalebar: sizes in px" if row["units"] == "px" else "")
             click.echo(f"{row['name']:<28}{row['status']:<9}{particles:>10}{scale:>9}{mean:>12}  {note}")
         click.echo(f"{counts['done']} measured, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir}")
-    if results and counts["failed"] == len(results):
-        click.get_current_context().exit(1)
+    exit_for_batch(counts["failed"], len(results))
 
 
 def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, config_file, options: dict, progress, as_json: bool) -> None:
@@ -163,8 +164,7 @@ def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers:
             f"{len(summary.figures)} figures ({figures['done']} done, {figures['skipped']} skipped, {figures['failed']} failed): "
             f"{summary.n_em_panels} EM panels, {summary.n_particles} particles in {summary.elapsed_s:.1f} s -> {summary.db}"
         )
-    if summary.articles and summary.count("failed") == len(summary.articles):
-        click.get_current_context().exit(1)
+    exit_for_batch(summary.count("failed"), len(summary.articles))
 
 
 def _row(result) -> dict:

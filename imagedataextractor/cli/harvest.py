@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from . import exit_for_batch
+
 
 @click.command("harvest")
 @click.argument("dois", nargs=-1)
@@ -30,6 +32,8 @@ def harvest_command(dois, doi_list, corpus_dir, publisher, em_only, retry_failed
     Sources: Elsevier (key: IDE_ELSEVIER_API_KEY, optional IDE_ELSEVIER_INSTTOKEN), Springer Nature
     open access (IDE_SPRINGER_API_KEY) and Europe PMC (no key). Base URLs: IDE_*_API_URL. Re-running
     fetches only what is missing; one bad DOI is recorded as failed and the run goes on.
+    Exit status: 0 every DOI done or skipped, 3 some failed, 1 every DOI failed or an error stopped
+    the run, 2 usage error.
 
     \b
     Example:
@@ -55,6 +59,7 @@ def harvest_command(dois, doi_list, corpus_dir, publisher, em_only, retry_failed
     if as_json:
         click.echo(json.dumps({"corpus": str(corpus_dir), **counts, "elapsed_s": round(summary.elapsed_s, 3),
                                "requests": summary.n_requests, "outcomes": summary.to_records()}))
+        exit_for_batch(counts["failed"], len(summary.outcomes))
         return
     for outcome in summary.outcomes:
         if outcome.status != "done":
@@ -64,6 +69,7 @@ def harvest_command(dois, doi_list, corpus_dir, publisher, em_only, retry_failed
         f"{len(summary.outcomes)} DOIs in {summary.elapsed_s:.1f} s: {counts['done']} done, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; {n_files} files fetched with {summary.n_requests} requests into {corpus_dir}"
     )
+    exit_for_batch(counts["failed"], len(summary.outcomes))
 
 
 @click.command("document")

@@ -56,6 +56,7 @@ def parse_article_bytes(
         licence=raw.licence,
         figures=figures,
         format=reader.FORMAT,
+        full_text=raw.full_text,
     )
 
 

@@ -72,9 +72,16 @@ class Figure:
     image_path: Path | None = None
 
 
+#: Why an article gives no figures: the file has none, or the publisher sent metadata only.
+NO_FIGURES = "the article has no figures"
+METADATA_ONLY = "the publisher sent metadata only: not entitled to the full text (check the key, or the institution token)"
+
+
 @dataclass(frozen=True)
 class Article:
-    """A parsed article. format: the reader that parsed it ("elsevier-xml", "jats", "html")."""
+    """A parsed article. format: the reader that parsed it ("elsevier-xml", "jats", "html").
+    full_text: False when the file is the metadata a publisher sends in place of an article the
+    key is not entitled to (its figures are then unknown, not absent)."""
 
     doi: str | None
     title: str | None
@@ -84,6 +91,12 @@ class Article:
     figures: tuple[Figure, ...]
     format: str
     path: Path | None = None
+    full_text: bool = True
+
+    @property
+    def no_figures_reason(self) -> str:
+        """Why :attr:`figures` is empty: :data:`METADATA_ONLY` or :data:`NO_FIGURES`."""
+        return NO_FIGURES if self.full_text else METADATA_ONLY
 
     @property
     def em_figures(self) -> tuple[Figure, ...]:

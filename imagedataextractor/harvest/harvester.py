@@ -276,7 +276,7 @@ class Harvester:
         source = self.sources[record.source]
         article = parse_article(path, chem_ner="builtin")
         if not article.figures:
-            raise _Failed("the article has no figures", permanent=True)
+            raise _Failed(article.no_figures_reason, permanent=True)
         wanted = [f for f in article.figures if self.figures == "all" or f.em.is_em]
         figures_entry: dict[str, Any] = dict(provenance.get("figures", {}))
         pending: dict[Future, str] = {}

@@ -81,7 +81,8 @@ def import_ide2_checkpoint(path: str | Path, out_dir: str | Path, *, name: str |
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt zip, foreign pickle, ...
-        raise ModelError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        first_line = next(iter(str(exc).splitlines()), "")
+        raise ModelError(f"{path}: cannot read checkpoint ({type(exc).__name__}{': ' + first_line if first_line else ''})") from None
     converted = convert_ide2_state_dict(state)
     config = {
         "name": name or Path(out_dir).name,

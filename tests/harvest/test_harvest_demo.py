@@ -136,14 +136,18 @@ def test_cli_harvest_and_document(replay, demo_dois, tmp_path):
     doi_list = tmp_path / "dois.txt"
     doi_list.write_text("# demo\n" + "\n".join(demo_dois[:2]) + "\nnot-a-doi\n")
     result = runner.invoke(main, ["harvest", "--doi-list", str(doi_list), "--corpus", str(tmp_path / "c"), "--json", "--no-progress"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # some DOIs failed
     report = json.loads(result.output)
     assert (report["done"], report["skipped"], report["failed"]) == (2, 0, 1)
     assert report["outcomes"][2]["reason"] == "'not-a-doi': not a DOI (expected 10.<registrant>/<suffix>)"
     text = runner.invoke(main, ["harvest", "--doi-list", str(doi_list), "--corpus", str(tmp_path / "c")])
-    assert text.exit_code == 0 and "3 DOIs in" in text.output and "1 failed" in text.output and "skipped 10.1016/j.apsusc.2020.145360: already harvested" in text.output
+    assert text.exit_code == 3 and "3 DOIs in" in text.output and "1 failed" in text.output and "skipped 10.1016/j.apsusc.2020.145360: already harvested" in text.output
     listing = runner.invoke(main, ["document", str(tmp_path / "c"), "--em-only"])
     assert listing.exit_code == 0 and "gr6      EM SEM [SiO2]" in listing.output and "gr4" not in listing.output
+    all_done = runner.invoke(main, ["harvest", demo_dois[0], "--corpus", str(tmp_path / "c")])
+    assert all_done.exit_code == 0, all_done.output
+    all_failed = runner.invoke(main, ["harvest", "not-a-doi", "10.1016/j.absent.2020.1", "--corpus", str(tmp_path / "c")])
+    assert all_failed.exit_code == 1 and "0 done, 0 skipped, 2 failed" in all_failed.output
     usage = runner.invoke(main, ["harvest", "--corpus", str(tmp_path / "c")])
     assert usage.exit_code == 2 and "give DOIs as arguments or --doi-list FILE" in usage.output
     for command in ("harvest", "document"):

@@ -99,3 +99,12 @@ def test_reference_checkpoint_imports_and_segments(tmp_path):
     seg = segment_bpartis(image, config=BPartISConfig(model=str(tmp_path / "ide2"), mode="discriminative"))
     assert seg.labels.shape == (128, 128) and seg.labels.dtype == np.uint16
     assert seg.n_instances == 3
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00", b"PK\x03\x04 not a zip"])
+def test_import_of_an_empty_or_garbled_file_is_a_one_line_error(tmp_path, content):
+    checkpoint = tmp_path / "ckpt.pt"
+    checkpoint.write_bytes(content)
+    result = CliRunner().invoke(main, ["models", "import", str(checkpoint), "--out", str(tmp_path / "bundle")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith(f"Error: {checkpoint}: ") and len(result.output.strip().splitlines()) == 1, result.output

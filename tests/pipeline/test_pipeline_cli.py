@@ -42,10 +42,13 @@ def test_unwritable_out_is_one_line_error(figure_path, tmp_path):
     assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
 
 
-def test_exit_status_nonzero_only_when_every_input_failed(figure_path, tmp_path):
+def test_exit_status_tells_all_done_some_failed_and_all_failed(figure_path, tmp_path):
+    """0: every input done or skipped; 3: some failed; 1: every input failed (or an error stopped the run)."""
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"garbage")
     all_failed = CliRunner().invoke(main, ["extract", str(broken), "--out", str(tmp_path / "a"), "--method", "watershed"])
     assert all_failed.exit_code == 1 and "0 measured, 0 skipped, 1 failed" in all_failed.output
     some_failed = CliRunner().invoke(main, ["extract", str(broken), str(figure_path), "--out", str(tmp_path / "b"), "--method", "watershed"])
-    assert some_failed.exit_code == 0 and "1 measured, 1 skipped, 1 failed" in some_failed.output
+    assert some_failed.exit_code == 3 and "1 measured, 1 skipped, 1 failed" in some_failed.output
+    all_done = CliRunner().invoke(main, ["extract", str(figure_path), "--out", str(tmp_path / "b"), "--method", "watershed"])
+    assert all_done.exit_code == 0, all_done.output

@@ -27,6 +27,7 @@ class RawArticle:
     publisher: str | None
     licence: str | None
     figures: tuple[RawFigure, ...]
+    full_text: bool = True
 
 
 def none_if_empty(text: str | None) -> str | None:

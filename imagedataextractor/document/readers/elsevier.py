@@ -75,4 +75,6 @@ def parse(root: etree._Element) -> RawArticle:
         publisher=_meta(root, ".//{*}coredata/{*}publisher") or "Elsevier",
         licence=_meta(root, ".//{*}coredata/{*}openaccessUserLicense"),
         figures=tuple(figures.values()),
+        # an Article Retrieval answer without originalText is metadata only: the key is not entitled to the text
+        full_text=localname(root) != "full-text-retrieval-response" or root.find("{*}originalText") is not None,
     )
