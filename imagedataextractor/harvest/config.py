@@ -27,10 +27,12 @@ logged or written to the corpus.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import HarvestError
 from ..redact import register_secret
@@ -48,6 +50,22 @@ DEFAULT_RATES_PER_S: Mapping[str, float] = {
     "europepmc-figures": 5.0,
     "crossref": 5.0,
 }
+
+
+#: Values that stand in for a key in examples (the README demo uses "demo"): sent to a real
+#: publisher they only earn a 401, and show that a demo set-up is pointing at the real services.
+PLACEHOLDER_KEYS = frozenset({"demo", "...", "xxx", "changeme", "your-api-key", "your_api_key", "api-key", "key"})
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.0.0.0/8, ::1), as a local replay does."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Secret:
@@ -132,6 +150,22 @@ class Settings:
     springer_api_key: Secret | None = None
     contact_email: str | None = None
     config_file: Path | None = None
+
+    def refuse_placeholder_keys(self) -> None:
+        """Raise :class:`HarvestError` when a key is a placeholder (:data:`PLACEHOLDER_KEYS`) and the
+        service it goes to is not on this machine: a demo whose local replay did not start must not
+        go on to the real publishers."""
+        uses = (
+            ("IDE_ELSEVIER_API_KEY", self.elsevier_api_key, self.endpoints.elsevier),
+            ("IDE_ELSEVIER_INSTTOKEN", self.elsevier_insttoken, self.endpoints.elsevier),
+            ("IDE_SPRINGER_API_KEY", self.springer_api_key, self.endpoints.springer),
+        )
+        for variable, secret, url in uses:
+            if secret is not None and secret.reveal().strip().lower() in PLACEHOLDER_KEYS and not is_loopback(url):
+                raise HarvestError(
+                    f"{variable} is a placeholder ({secret.reveal()!r}), refused for {url}: set a real key, or point "
+                    "the IDE_*_URL variables at a local replay (python -m imagedataextractor.harvest.replay)"
+                )
 
     def secrets(self) -> tuple[str, ...]:
         """The credential values, for redacting them from any text that might be shown or stored."""

@@ -103,6 +103,7 @@ class Harvester:
     publisher: "auto" routes each DOI by prefix or Crossref; a name uses only that source.
     figures: "all" figure files, or "em" only those whose caption names electron microscopy.
     retry_failed: also retry DOIs whose earlier failure was permanent (404, malformed XML, ...).
+    Raises :class:`HarvestError` for a placeholder key aimed at a real service.
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class Harvester:
         self.figures = figures
         self.config = config or HarvestConfig()
         self.settings = settings or load_settings()
+        self.settings.refuse_placeholder_keys()
         self.retry_failed = retry_failed
         self.sources: dict[str, Publisher] = {
             s.name: s

@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -295,23 +297,51 @@ class ReplayServer:
         return Handler
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m imagedataextractor.harvest.replay", description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", type=Path, help="recording directory holding routes.json (e.g. corpus/demo)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
-    args = parser.parse_args(argv)
-    server = ReplayServer(args.root, host=args.host, port=args.port, latency_s=args.latency_ms / 1000)
-    for name, value in server.env().items():
-        print(f"export {name}={value}")
-    print(f"# replaying {args.root} at {server.url}; Ctrl-C to stop", flush=True)
+def _serve(server: ReplayServer) -> None:
     try:
         server._httpd.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server._httpd.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a recording. The variables are printed only once the port listens; with ``--detach``
+    the command returns then, leaving the server in a background process (``IDE_REPLAY_PID``), so
+    that ``... --detach > replay.env && source replay.env`` cannot race it. A port in use or a
+    missing recording is one line on stderr and exit status 1."""
+    parser = argparse.ArgumentParser(prog="python -m imagedataextractor.harvest.replay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path, help="recording directory holding routes.json (e.g. corpus/demo)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
+    parser.add_argument("--detach", action="store_true", help="serve from a background process; return once listening")
+    args = parser.parse_args(argv)
+    if not (args.root / "routes.json").is_file():
+        sys.exit(f"replay: {args.root / 'routes.json'}: no such recording")
+    try:
+        server = ReplayServer(args.root, host=args.host, port=args.port, latency_s=args.latency_ms / 1000)
+    except OSError as exc:
+        sys.exit(f"replay: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})")
+    # the socket listens from here on: a request made after the variables are printed waits in its queue
+    pid = os.fork() if args.detach else os.getpid()
+    if args.detach and pid == 0:  # the background server
+        os.setsid()
+        with open(os.devnull, "r+b") as devnull:
+            for stream in (sys.stdin, sys.stdout, sys.stderr):
+                os.dup2(devnull.fileno(), stream.fileno())
+        _serve(server)
+        return
+    for name, value in server.env().items():
+        print(f"export {name}={value}")
+    if args.detach:
+        server._httpd.socket.close()  # the child serves it
+        print(f"export IDE_REPLAY_PID={pid}")
+        print(f"# replaying {args.root} at {server.url}; stop with: kill {pid}", flush=True)
+        return
+    print(f"# replaying {args.root} at {server.url}; Ctrl-C to stop", flush=True)
+    _serve(server)
 
 
 if __name__ == "__main__":
