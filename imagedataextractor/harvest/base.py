@@ -104,8 +104,11 @@ def verify_image(path: Path) -> str:
 def download_figure(
     client: ServiceClient, urls: list[str], figure: Figure, dest_dir: Path, *, headers: dict[str, str] | None = None
 ) -> SavedFile:
-    """Download the first of ``urls`` that exists (404 moves to the next: a high-resolution file
-    may be missing where the standard one is not) into ``dest_dir/<locator>.<ext>``."""
+    """Download the first of ``urls`` (variants of one figure, best first) that gives a usable image
+    into ``dest_dir/<locator>.<ext>``. A variant that is missing, refused, of the wrong type or does
+    not decode (a truncated file, a login page labelled as an image) is never kept, and the next one
+    is tried; when the server is unavailable (5xx, 429, timeouts through every retry) the figure fails
+    instead, so that a later run fetches the best variant. The error names every variant's failure."""
     if not urls:
         raise FetchError(f"figure {figure.locator}: the article gives no image reference", permanent=True)
     stem = safe_filename(figure.locator)
@@ -116,13 +119,17 @@ def download_figure(
             max_bytes=client.config.max_figure_bytes, finish=verify_image,
         )
 
-    try:
-        for url in urls[:-1]:
-            try:
-                return fetch(url)
-            except FetchError as exc:
-                if exc.status != 404:
-                    raise
-        return fetch(urls[-1])
-    except FetchError as exc:
-        raise FetchError(f"figure {figure.locator}: {exc}", status=exc.status, permanent=exc.permanent) from None
+    errors: list[FetchError] = []
+    for url in urls:
+        try:
+            return fetch(url)
+        except FetchError as exc:
+            errors.append(exc)
+            if exc.unavailable:
+                break
+    raise FetchError(
+        f"figure {figure.locator}: " + "; ".join(str(e) for e in errors),
+        status=errors[0].status,
+        permanent=all(e.permanent for e in errors),
+        unavailable=any(e.unavailable for e in errors),
+    )

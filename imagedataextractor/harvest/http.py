@@ -44,12 +44,14 @@ class FetchError(HarvestError):
     """A request that failed for good. status: the HTTP status, if one came back. permanent: a later
     run will not do better either (4xx other than 429, a file over the size cap, content that is
     not a valid article or image); transient failures (5xx, timeouts, a login page in place of an
-    image) are worth retrying in a later run."""
+    image) are worth retrying in a later run. unavailable: the server itself was in trouble (5xx, 429
+    or timeouts through every attempt), as opposed to answering with something unusable."""
 
-    def __init__(self, message: str, *, status: int | None = None, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, permanent: bool = False, unavailable: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.permanent = permanent
+        self.unavailable = unavailable
 
 
 class _Retry(Exception):
@@ -235,7 +237,7 @@ class ServiceClient:
                 wait_s = retry.wait_s if retry.wait_s is not None else self._backoff(attempt)
                 log.debug("%s: %s; retry %d of %d in %.2f s", public, reason, attempt, self.config.max_attempts - 1, wait_s)
                 time.sleep(wait_s)
-        raise FetchError(f"{public}: {reason} (gave up after {self.config.max_attempts} attempts)")
+        raise FetchError(f"{public}: {reason} (gave up after {self.config.max_attempts} attempts)", unavailable=True)
 
     def _trusted(self, url: str) -> bool:
         """Whether ``url`` is the configured service's own origin, the only one credentials go to."""
@@ -285,6 +287,7 @@ class ServiceClient:
                 raise FetchError(
                     f"{public}: HTTP {status}, server asks to wait {wait_s:.0f} s (more than {self.config.max_retry_after_s:.0f} s)",
                     status=status,
+                    unavailable=True,
                 )
             raise _Retry(f"HTTP {status}", wait_s)
         if status >= 400:
@@ -339,15 +342,20 @@ def download_file(
     finish: Callable[[Path], str],
 ) -> SavedFile:
     """Stream ``url`` into a hidden temp file in ``dest_dir``; ``finish(temp_path)`` checks the
-    file and returns its suffix (or raises to reject it); then rename it to
-    ``dest_dir/<stem><suffix>``. Only a finished, checked file ever has its final name."""
+    file and returns its suffix (or raises :class:`FetchError` to reject it, which is raised again
+    naming the URL); then rename it to ``dest_dir/<stem><suffix>``. Only a finished, checked file
+    ever has its final name."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{stem}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w+b") as f:
             fetched = client.request(url, headers=headers, accept_types=accept_types, max_bytes=max_bytes, into=f)
-        final = dest_dir / f"{stem}{finish(tmp)}"
+        try:
+            suffix = finish(tmp)
+        except FetchError as exc:
+            raise FetchError(f"{fetched.url}: {exc}", status=exc.status, permanent=exc.permanent) from None
+        final = dest_dir / f"{stem}{suffix}"
         os.replace(tmp, final)
         return SavedFile(final, fetched.url, fetched.content_type, fetched.n_bytes, fetched.sha256)
     finally:

@@ -150,3 +150,30 @@ def test_trickling_server_is_cut_off_at_the_download_time_limit(make_config):
                 client.request(f"{server.url}/slow.xml", accept_types=["application/xml"], max_bytes=10_000)
     finally:
         client.close()
+
+
+def test_figure_variants_are_tried_until_one_decodes_and_none_bad_is_kept(client, tmp_path):
+    from imagedataextractor.document.types import EMDecision, Figure
+    from imagedataextractor.harvest.base import download_figure
+
+    good = tmp_path / "std.png"
+    Image.new("RGB", (64, 64), "teal").save(good)
+    jpeg = tmp_path / "big.jpg"
+    Image.effect_noise((256, 256), 40).convert("RGB").save(jpeg)
+    truncated = jpeg.read_bytes()[: jpeg.stat().st_size // 2]
+    figure = Figure("Fig. 1", "SEM image.", "gr1", None, EMDecision(True))
+    out = tmp_path / "figures"
+    with ReplayServer() as server:
+        server.add_route("/gr1_lrg.jpg", truncated, "image/jpeg")  # Content-Length matches the truncated body
+        server.add_route("/gr1_html.jpg", b"<!DOCTYPE html><html>Sign in</html>", "image/jpeg")
+        server.add_route("/gr1.png", good.read_bytes(), "image/png")
+        urls = [f"{server.url}/gr1_lrg.jpg", f"{server.url}/gr1_html.jpg", f"{server.url}/gr1.png"]
+        saved = download_figure(client, urls, figure, out)
+        assert saved.url == urls[2] and saved.path == out / "gr1.png"
+        saved.path.unlink()
+        with pytest.raises(FetchError) as info:
+            download_figure(client, urls[:2], figure, out)
+    message = str(info.value)
+    assert message.startswith("figure gr1: ") and "truncated" in message and "gr1_html.jpg" in message and "not a usable image" in message
+    assert not info.value.permanent  # a later run tries again
+    assert list(out.iterdir()) == []  # nothing that does not decode is ever kept
