@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Literal
 
@@ -34,26 +35,51 @@ _STATISTICS_BEFORE = re.compile(r"(?i:±|\+/-|\bmeans?\b|\berrors?\b|\bSD\b)[^.;
 _STATISTICS_AFTER = re.compile(r"^\W{0,3}(?i:n\s*=|of\s+(?:\d+|three|four|five|six)\b)")
 
 
+#: Captions are read up to this many characters. Real captions are a few thousand at most; a longer
+#: one is runaway text (or hostile) and would stall a whole run, so its head decides.
+MAX_CAPTION_CHARS = 50_000
+
 #: Unicode hyphens (publishers write "FE\u2010SEM") read as "-"; one character each, so offsets hold.
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2212": "-"})
 
 
-def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start < e and s < end for s, e in spans)
+class _Spans:
+    """Disjoint character spans, sorted, so that an overlap test is a binary search (a caption with
+    thousands of mentions stays linear-logarithmic, not quadratic)."""
+
+    def __init__(self, spans: list[tuple[int, int]] = ()) -> None:  # type: ignore[assignment]
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for start, end in sorted(spans):  # overlapping ones merged
+            if self._ends and start < self._ends[-1]:
+                self._ends[-1] = max(self._ends[-1], end)
+            else:
+                self._starts.append(start)
+                self._ends.append(end)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self._starts, start)
+        # the span starting at or before ``start`` may reach past it; the next one may start before ``end``
+        return (i > 0 and self._ends[i - 1] > start) or (i < len(self._starts) and self._starts[i] < end)
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_right(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
 
 
 def find_microscopy(text: str) -> list[Mention]:
     """Microscopy techniques named in ``text``, in order of position (see :class:`EMDecision`)."""
     mentions: list[Mention] = []
-    covered: list[tuple[int, int]] = []
+    covered = _Spans()
     for name, pattern in _TECHNIQUES:
         for match in pattern.finditer(text):
             start, end = match.span()
-            if _overlaps(start, end, covered):
+            if covered.overlaps(start, end):
                 continue
-            if name == "SEM" and (_STATISTICS_BEFORE.search(text[max(0, start - 24):start]) or _STATISTICS_AFTER.match(text[end:])):
+            if name == "SEM" and (_STATISTICS_BEFORE.search(text[max(0, start - 24):start]) or _STATISTICS_AFTER.match(text[end:end + 40])):
                 continue
-            covered.append((start, end))
+            covered.add(start, end)
             mentions.append(Mention(match.group(0), name, start, end))
     if not mentions:
         for match in _GENERIC_EM.finditer(text):
@@ -69,8 +95,9 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 def _chemdataextractor_extra(text: str, builtin: list[Mention]) -> list[Mention]:
     """ChemDataExtractor's mentions that the built-in recogniser missed, normalised where we can."""
     extra = []
+    found = _Spans([(m.start, m.end) for m in builtin])
     for mention in chemner.chemdataextractor_mentions(text):
-        if _overlaps(mention.start, mention.end, [(m.start, m.end) for m in builtin]):
+        if found.overlaps(mention.start, mention.end):
             continue
         extra.append(Mention(mention.text, MATERIAL_NAMES.get(mention.text.lower(), mention.text), mention.start, mention.end))
     return extra
@@ -88,8 +115,11 @@ def analyse_caption(text: str, *, chem_ner: ChemNer = "auto") -> CaptionAnalysis
     >>> a = analyse_caption("TEM images of Au nanorods (a) and ZnO nanoparticles (b).")
     >>> a.is_em, a.microscopy, a.materials
     (True, ('TEM',), ('Au', 'ZnO'))
+
+    Only the first :data:`MAX_CAPTION_CHARS` characters are read (offsets refer to them); the work
+    is linear in that length.
     """
-    text = text.translate(_HYPHENS)
+    text = text[:MAX_CAPTION_CHARS].translate(_HYPHENS)
     microscopy = find_microscopy(text)
     materials = find_materials(text)
     used = "builtin"
