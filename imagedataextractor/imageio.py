@@ -18,14 +18,29 @@ MAX_SIDE = 4096
 MIN_SIDE = 16
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
+#: Rescaling to 8 bits works on blocks of about this many values, so that its float64 temporaries
+#: stay small whatever the image size.
+_BLOCK_VALUES = 1 << 20
+#: Modes Pillow shrinks itself; any other is converted to 8-bit RGB first.
+_RESIZABLE_MODES = frozenset({"L", "RGB", "RGBA", "I;16", "I", "F"})
+
+
+def _to_uint8(array: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Rescale ``array`` linearly from ``value_range`` (default: its own min and max) to 0-255."""
     if array.dtype == np.uint8:
         return array
-    array = array.astype(np.float64)
-    lo, hi = float(array.min()), float(array.max())
+    lo, hi = value_range if value_range is not None else (float(array.min()), float(array.max()))
     if hi <= lo:
         return np.zeros(array.shape, np.uint8)
-    return np.round((array - lo) / (hi - lo) * 255).astype(np.uint8)
+    out = np.empty(array.shape, np.uint8)
+    rows = max(1, _BLOCK_VALUES // max(1, array[0].size))
+    for start in range(0, array.shape[0], rows):
+        block = array[start : start + rows].astype(np.float64)
+        block -= lo
+        block /= hi - lo
+        block *= 255
+        out[start : start + rows] = np.round(block, out=block)
+    return out
 
 
 def as_rgb(array: np.ndarray, *, name: str = "image") -> np.ndarray:
@@ -79,15 +94,20 @@ def read_image(path: str | Path) -> np.ndarray:
 
     Greyscale, 16-bit and RGBA inputs are converted; images larger than :data:`MAX_SIDE` on a side
     are downscaled (area interpolation) keeping the aspect ratio, so pixel sizes then refer to the
-    downscaled image. Raises :class:`ImageError` with a one-line message naming the file.
+    downscaled image. A 16-bit or 32-bit greyscale image is shrunk before it is rescaled to 8 bits
+    (with the full image's range), so a large one never exists whole in a wider type.
+    Raises :class:`ImageError` with a one-line message naming the file.
     """
     path = Path(path)
     image = _open(path)
     if max(image.size) > MAX_SIDE:
         scale = MAX_SIDE / max(image.size)
-        if image.mode not in ("L", "RGB", "RGBA"):
+        if image.mode not in _RESIZABLE_MODES:
             image = Image.fromarray(as_rgb(np.asarray(image), name=str(path)))
+        value_range = image.getextrema() if image.mode in ("I;16", "I", "F") else None
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX)
+        if value_range is not None:
+            return as_rgb(_to_uint8(np.asarray(image), value_range), name=str(path))
     if image.mode == "P" or image.mode == "LA":
         image = image.convert("RGBA")
     elif image.mode == "CMYK" or image.mode == "YCbCr":
