@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from imagedataextractor.datasets import default_emps_dir
 
 DATA = Path(__file__).parent / "data"
+
+# Fuzz tests (hypothesis): reproducible (derandomized), nothing written into the checkout, and every
+# example within a second; each test sets its own modest max_examples.
+settings.register_profile("ide", derandomize=True, database=None, deadline=1000, print_blob=True)
+settings.load_profile("ide")
 
 
 @pytest.fixture(scope="session")
