@@ -44,7 +44,7 @@ def parse_xml(data: bytes, *, name: str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise DocumentError(f"{name}: malformed XML ({exc})") from None
+        raise DocumentError(f"{name}: malformed XML ({' '.join(str(exc).split())})") from None  # libxml2's message may span lines
     if root is None:
         raise DocumentError(f"{name}: no XML document element")
     return root
