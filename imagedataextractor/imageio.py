@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
@@ -63,12 +64,24 @@ def as_rgb(array: np.ndarray, *, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+#: What Pillow's format plugins raise on a damaged file (found by fuzzing: a TIFF tag of the wrong
+#: arity raises ValueError while the file is opened, a bad GIF block IndexError, ...).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _open(path: Path) -> Image.Image:
+    """The image at ``path``, decoded (the caller closes it). Pillow's warnings about damaged
+    metadata (EXIF, TIFF tags) are not errors: the pixels decide."""
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, not an image")
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(path)
@@ -76,16 +89,16 @@ def _open(path: Path) -> Image.Image:
             raise ImageError(f"{path}: not an image file (unrecognised format)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(f"{path}: image is too large to decode safely") from None
-        except OSError as exc:
-            raise ImageError(f"{path}: cannot open image ({exc})") from None
-    if image.width * image.height > MAX_PIXELS:
-        image.close()
-        raise ImageError(f"{path}: image is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} allowed")
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        image.close()
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+        except _DECODE_ERRORS as exc:
+            raise ImageError(f"{path}: cannot open image ({_one_line(exc)})") from None
+        if image.width * image.height > MAX_PIXELS:
+            image.close()
+            raise ImageError(f"{path}: image is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} allowed")
+        try:
+            image.load()
+        except _DECODE_ERRORS as exc:
+            image.close()
+            raise ImageError(f"{path}: corrupt or truncated image ({_one_line(exc)})") from None
     return image
 
 
@@ -99,7 +112,14 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises :class:`ImageError` with a one-line message naming the file.
     """
     path = Path(path)
-    image = _open(path)
+    with _open(path) as image:
+        try:
+            return _to_rgb_array(image, path)
+        except _DECODE_ERRORS as exc:  # a damaged file that decoded but cannot be converted
+            raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
+
+
+def _to_rgb_array(image: Image.Image, path: Path) -> np.ndarray:
     if max(image.size) > MAX_SIDE:
         scale = MAX_SIDE / max(image.size)
         if image.mode not in _RESIZABLE_MODES:
@@ -118,7 +138,11 @@ def read_image(path: str | Path) -> np.ndarray:
 def read_instance_map(path: str | Path) -> np.ndarray:
     """Read a uint16 instance map (0 = background) as an (H, W) uint16 array."""
     path = Path(path)
-    array = np.asarray(_open(path))
+    with _open(path) as image:
+        try:
+            array = np.asarray(image)
+        except _DECODE_ERRORS as exc:
+            raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
     if array.ndim != 2:
         raise ImageError(f"{path}: an instance map must be single-channel, got shape {array.shape}")
     return array.astype(np.uint16)
