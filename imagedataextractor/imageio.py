@@ -66,7 +66,7 @@ def as_rgb(array: np.ndarray, *, name: str = "image") -> np.ndarray:
 
 #: What Pillow's format plugins raise on a damaged file (found by fuzzing: a TIFF tag of the wrong
 #: arity raises ValueError while the file is opened, a bad GIF block IndexError, ...).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -89,14 +89,14 @@ def _open(path: Path) -> Image.Image:
             raise ImageError(f"{path}: not an image file (unrecognised format)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(f"{path}: image is too large to decode safely") from None
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise ImageError(f"{path}: cannot open image ({_one_line(exc)})") from None
         if image.width * image.height > MAX_PIXELS:
             image.close()
             raise ImageError(f"{path}: image is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} allowed")
         try:
             image.load()
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             image.close()
             raise ImageError(f"{path}: corrupt or truncated image ({_one_line(exc)})") from None
     return image
@@ -115,7 +115,7 @@ def read_image(path: str | Path) -> np.ndarray:
     with _open(path) as image:
         try:
             return _to_rgb_array(image, path)
-        except _DECODE_ERRORS as exc:  # a damaged file that decoded but cannot be converted
+        except DECODE_ERRORS as exc:  # a damaged file that decoded but cannot be converted
             raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
 
 
@@ -141,7 +141,7 @@ def read_instance_map(path: str | Path) -> np.ndarray:
     with _open(path) as image:
         try:
             array = np.asarray(image)
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
     if array.ndim != 2:
         raise ImageError(f"{path}: an instance map must be single-channel, got shape {array.shape}")

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..document.corpus import safe_filename
 from ..document.types import Figure
-from ..imageio import MAX_PIXELS, MIN_SIDE
+from ..imageio import DECODE_ERRORS, MAX_PIXELS, MIN_SIDE
 from .http import FetchError, SavedFile, ServiceClient, download_file
 
 IMAGE_TYPES = ("image/*", "application/octet-stream")
@@ -88,6 +88,7 @@ def verify_image(path: Path) -> str:
     """
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # damaged metadata: the pixels decide
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 if image.width * image.height > MAX_PIXELS:
@@ -96,8 +97,9 @@ def verify_image(path: Path) -> str:
                     raise FetchError(f"image is {image.width}x{image.height} pixels, too small (min {MIN_SIDE})", permanent=True)
                 image.load()
                 image_format = image.format or ""
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FetchError(f"not a usable image ({type(exc).__name__}: {exc})".replace(str(path), "downloaded file")) from None
+    except (*DECODE_ERRORS, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        message = " ".join(str(exc).replace(str(path), "downloaded file").split())
+        raise FetchError(f"not a usable image ({type(exc).__name__}: {message})") from None
     return _SUFFIXES.get(image_format, ".img")
 
 

@@ -51,3 +51,23 @@ def test_mutated_image_files_raise_only_image_error(fmt, data, tmp_path):
             assert str(path) in str(exc) and "\n" not in str(exc)
             continue
         assert array.ndim in (2, 3) and min(array.shape[:2]) >= 1
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "GIF"])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_downloads_are_refused_only_with_fetch_error(fmt, data, tmp_path):
+    """The harvest's check of a downloaded figure file meets the same damaged files."""
+    from imagedataextractor.harvest.base import verify_image
+    from imagedataextractor.harvest.http import FetchError
+
+    blob = bytearray(ENCODED[fmt])
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at] = data.draw(st.integers(0, 255))
+    path = tmp_path / "download.part"
+    path.write_bytes(bytes(blob))
+    try:
+        assert verify_image(path).startswith(".")
+    except FetchError as exc:
+        assert "\n" not in str(exc)
