@@ -20,7 +20,7 @@ from ..document.corpus import ARTICLE_STEM, DoiError, FIGURES_DIR, article_dir, 
 from ..document.parse import parse_article, parse_article_bytes
 from ..errors import DocumentError, HarvestError, IDEError
 from ..redact import redact
-from .base import Publisher, SourceRecord
+from .base import Publisher, SourceRecord, verify_image
 from .config import HarvestConfig, Settings, load_settings
 from .elsevier import ElsevierSource
 from .europepmc import EuropePMCSource
@@ -84,6 +84,28 @@ def _clean_partials(directory: Path) -> None:
         if folder.is_dir():
             for part in folder.glob(".*.part"):
                 part.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _intact(path: Path, entry: dict[str, Any] | None) -> bool:
+    """Whether a kept figure file is still good: its SHA-256 is the one recorded when it was fetched,
+    or, with none recorded (a file present before harvesting), it decodes."""
+    if not path.is_file():
+        return False
+    if entry and entry.get("sha256"):
+        return _sha256(path) == entry["sha256"]
+    try:
+        verify_image(path)
+    except FetchError:
+        return False
+    return True
 
 
 def _figure_entry(saved: SavedFile, directory: Path) -> dict[str, Any]:
@@ -185,12 +207,14 @@ class Harvester:
         write_provenance(directory, {**current, "doi": doi, "status": status, "reason": reason, "permanent": permanent})
 
     def _complete(self, directory: Path, provenance: dict) -> bool:
-        """Every file the provenance lists is still there (a deleted figure is fetched again), and
-        it holds the figures asked for now (all figures after an ``--em-only`` run are not)."""
+        """Every file the provenance lists is still there and intact (a deleted or damaged figure is
+        fetched again), and it holds the figures asked for now (all figures after an ``--em-only``
+        run are not)."""
         if provenance.get("figure_choice") == "em" and self.figures == "all":
             return False
-        files = [provenance.get("article", {}).get("file", "")] + [f.get("file", "") for f in provenance.get("figures", {}).values()]
-        return all(f and (directory / f).is_file() for f in files)
+        article = provenance.get("article", {}).get("file", "")
+        figures = provenance.get("figures", {}).values()
+        return bool(article) and (directory / article).is_file() and all(f.get("file") and _intact(directory / f["file"], f) for f in figures)
 
     def _candidates(self, doi: str) -> tuple[str | None, list[Publisher], list[str]]:
         """(publisher, sources to try in order, why other sources were left out)."""
@@ -284,8 +308,13 @@ class Harvester:
         pending: dict[Future, str] = {}
         for figure in wanted:
             existing = figure_file(directory, figure.locator)
+            if existing is not None and not _intact(existing, figures_entry.get(figure.locator)):
+                log.info("%s: %s is damaged; fetching it again", doi, existing.name)
+                existing.unlink()
+                figures_entry.pop(figure.locator, None)
+                existing = None
             if existing is not None:
-                figures_entry.setdefault(figure.locator, {"file": existing.relative_to(directory).as_posix()})
+                figures_entry.setdefault(figure.locator, {"file": existing.relative_to(directory).as_posix(), "sha256": _sha256(existing)})
             else:
                 pending[source.figure_client.pool.submit(source.fetch_figure, record, figure, directory / FIGURES_DIR)] = figure.locator
         failures: dict[str, FetchError] = {}

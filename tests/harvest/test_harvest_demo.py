@@ -175,3 +175,17 @@ def test_em_only_then_all_fetches_the_rest(replay, make_config, tmp_path):
     full = harvest([doi], corpus_dir=tmp_path, config=make_config())
     assert full.outcomes[0].status == "done" and full.outcomes[0].n_figures == 3 and full.outcomes[0].n_fetched == 1
     assert len(replay.seen) == 1 and replay.seen[0].path.endswith("-gr1_lrg.jpg")
+
+
+def test_a_kept_figure_file_that_no_longer_decodes_is_fetched_again(replay, make_config, tmp_path):
+    doi = "10.1016/j.ceramint.2019.10.198"
+    harvest([doi], corpus_dir=tmp_path, config=make_config())
+    directory = article_dir(tmp_path, doi)
+    gr1 = directory / "figures" / "gr1.jpg"
+    gr1.write_bytes(gr1.read_bytes()[: gr1.stat().st_size // 2])  # damaged on disk since
+    replay.clear_seen()
+    summary = harvest([doi], corpus_dir=tmp_path, config=make_config())
+    assert summary.outcomes[0].status == "done" and summary.outcomes[0].n_fetched == 1
+    assert [urlsplit(read_provenance(directory)["figures"]["gr1"]["url"]).path] == [s.path for s in replay.seen]
+    with Image.open(gr1) as image:
+        image.load()
