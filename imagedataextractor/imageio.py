@@ -22,8 +22,9 @@ MIN_SIDE = 16
 #: Rescaling to 8 bits works on blocks of about this many values, so that its float64 temporaries
 #: stay small whatever the image size.
 _BLOCK_VALUES = 1 << 20
-#: Modes Pillow shrinks itself; any other is converted to 8-bit RGB first.
-_RESIZABLE_MODES = frozenset({"L", "RGB", "RGBA", "I;16", "I", "F"})
+#: 8-bit modes Pillow shrinks itself; 16/32-bit greyscale is shrunk band by band, any other mode
+#: is converted to 8-bit RGB first.
+_RESIZABLE_MODES = frozenset({"L", "RGB", "RGBA"})
 
 
 def _to_uint8(array: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -112,37 +113,60 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises :class:`ImageError` with a one-line message naming the file.
     """
     path = Path(path)
-    with _open(path) as image:
-        try:
-            return _to_rgb_array(image, path)
-        except DECODE_ERRORS as exc:  # a damaged file that decoded but cannot be converted
-            raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
+    image = _open(path)
+    try:
+        array = _to_array(image, path)
+    except DECODE_ERRORS as exc:  # a damaged file that decoded but cannot be converted
+        raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
+    finally:
+        image.close()  # releases the full-size pixels too (leaving a with block closes only the file)
+    return as_rgb(array, name=str(path))
 
 
-def _to_rgb_array(image: Image.Image, path: Path) -> np.ndarray:
+def _shrink_wide_grey(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Shrink a 16/32-bit greyscale ``image`` to ``size`` (width, height) with area interpolation
+    and rescale it to (H, W) uint8 over the full image's range, one band of output rows at a
+    time: no full-size copy in a wider type (nor Pillow's full-size intermediate) is ever made."""
+    lo, hi = image.getextrema()
+    width, height = size
+    out = np.empty((height, width), np.uint8)
+    rows_per_source_row = image.height / height
+    rows = max(1, _BLOCK_VALUES // width)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        source_box = (0, top * rows_per_source_row, image.width, bottom * rows_per_source_row)
+        band = image.resize((width, bottom - top), Image.Resampling.BOX, box=source_box)
+        out[top:bottom] = _to_uint8(np.asarray(band), (lo, hi))
+    return out
+
+
+def _to_array(image: Image.Image, path: Path) -> np.ndarray:
+    """``image`` as an array for :func:`as_rgb`, shrunk to at most :data:`MAX_SIDE` on a side."""
     if max(image.size) > MAX_SIDE:
         scale = MAX_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        if image.mode in ("I;16", "I", "F"):
+            return _shrink_wide_grey(image, size)
         if image.mode not in _RESIZABLE_MODES:
             image = Image.fromarray(as_rgb(np.asarray(image), name=str(path)))
-        value_range = image.getextrema() if image.mode in ("I;16", "I", "F") else None
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX)
-        if value_range is not None:
-            return as_rgb(_to_uint8(np.asarray(image), value_range), name=str(path))
+        image = image.resize(size, Image.Resampling.BOX)
     if image.mode == "P" or image.mode == "LA":
         image = image.convert("RGBA")
     elif image.mode == "CMYK" or image.mode == "YCbCr":
         image = image.convert("RGB")
-    return as_rgb(np.asarray(image), name=str(path))
+    return np.asarray(image)
 
 
 def read_instance_map(path: str | Path) -> np.ndarray:
     """Read a uint16 instance map (0 = background) as an (H, W) uint16 array."""
     path = Path(path)
-    with _open(path) as image:
-        try:
-            array = np.asarray(image)
-        except DECODE_ERRORS as exc:
-            raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
+    image = _open(path)
+    try:
+        array = np.asarray(image)
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"{path}: corrupt image ({_one_line(exc)})") from None
+    finally:
+        image.close()
     if array.ndim != 2:
         raise ImageError(f"{path}: an instance map must be single-channel, got shape {array.shape}")
     return array.astype(np.uint16)
