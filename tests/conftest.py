@@ -3,10 +3,12 @@ set is absent (a user's fresh machine); CI has it at ../shared/emps."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from imagedataextractor.datasets import default_emps_dir
 
@@ -16,6 +18,7 @@ DATA = Path(__file__).parent / "data"
 # example within a second; each test sets its own modest max_examples.
 settings.register_profile("ide", derandomize=True, database=None, deadline=1000, print_blob=True)
 settings.load_profile("ide")
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "ide-hypothesis")  # its caches, outside the checkout
 
 
 @pytest.fixture(scope="session")
