@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import traceback
 
 import click
 
@@ -28,14 +29,20 @@ def exit_for_batch(n_failed: int, n_items: int) -> None:
 
 
 class IDEGroup(click.Group):
-    """Turns :class:`IDEError` into a one-line ``Error: ...`` (credentials redacted) and exit status 1,
-    never a traceback."""
+    """Turns :class:`IDEError` into a one-line ``Error: ...`` and exit status 1, never a traceback;
+    any other exception (a bug) prints its traceback and exits 1. Both pass through
+    :func:`~imagedataextractor.redact.redact`, so no credential is printed."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except IDEError as exc:
             raise click.ClickException(redact(str(exc))) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:  # noqa: BLE001 - shown in full, less the credentials
+            click.echo(redact(traceback.format_exc()), err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=IDEGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -107,3 +107,22 @@ def test_redaction_covers_values_parameters_headers_and_every_logger(caplog):
         except ValueError:
             logging.getLogger("some.library").exception("failed with %s", "zq-9f8e7d6c5b")
     assert len(caplog.records) == 2 and "zq-9f8e7d6c5b" not in caplog.text and "api_key=***" in caplog.text
+
+
+def test_an_unexpected_error_prints_its_traceback_without_the_key(monkeypatch, tmp_path):
+    import imagedataextractor.harvest as harvest_module
+    from click.testing import CliRunner
+
+    from imagedataextractor.cli import main
+
+    monkeypatch.setenv("IDE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("IDE_ELSEVIER_API_KEY", "els-unexpected-41d2")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("GET https://api.elsevier.com/x?apiKey=els-unexpected-41d2 failed")
+
+    monkeypatch.setattr(harvest_module, "harvest", broken)
+    result = CliRunner().invoke(main, ["harvest", "10.1016/j.x.1", "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 1
+    assert "Traceback" in result.output and "RuntimeError" in result.output and "apiKey=***" in result.output
+    assert "els-unexpected-41d2" not in result.output
