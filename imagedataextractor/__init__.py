@@ -5,7 +5,7 @@ Importing the package is cheap: heavy dependencies (torch, OpenCV) load when a s
 
 import logging
 
-__version__ = "3.0.0.dev0"
+from ._version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

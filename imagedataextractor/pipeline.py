@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import IDEError
 from .figsplit.types import Panel
 from .scalebar.types import Scalebar

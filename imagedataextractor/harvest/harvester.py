@@ -19,6 +19,7 @@ from typing import Any, Literal
 from ..document.corpus import ARTICLE_STEM, DoiError, FIGURES_DIR, article_dir, article_file, figure_file, normalise_doi
 from ..document.parse import parse_article, parse_article_bytes
 from ..errors import DocumentError, HarvestError, IDEError
+from ..status import Status
 from .base import Publisher, SourceRecord
 from .config import HarvestConfig, Settings, load_settings
 from .elsevier import ElsevierSource
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 PublisherChoice = Literal["auto", "elsevier", "springer", "europepmc"]
 FigureChoice = Literal["all", "em"]
-Status = Literal["done", "skipped", "failed"]
 PUBLISHER_CHOICES: tuple[str, ...] = ("auto", "elsevier", "springer", "europepmc")
 
 

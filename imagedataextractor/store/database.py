@@ -14,6 +14,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..doi import DoiError, normalise_doi
 from ..errors import IDEError
 from . import schema
 from .records import BBox, ImageRecord, Status
@@ -33,22 +34,12 @@ class StoreError(IDEError):
     """A database cannot be opened or written, or holds a schema this version does not know."""
 
 
-def normalize_doi(doi: str) -> str:
-    """A DOI as stored: stripped, without a ``doi:`` or ``https://doi.org/`` prefix, lower case
-    (DOIs are case-insensitive).
-
-    Example
-    -------
-    >>> normalize_doi(" https://doi.org/10.1016/J.Example.2020.01 ")
-    '10.1016/j.example.2020.01'
-    """
-    text = doi.strip()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:"):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
-    if not text.startswith("10."):
-        raise StoreError(f"{doi!r}: not a DOI (expected 10.<prefix>/<suffix>)")
-    return text.lower()
+def stored_doi(doi: str) -> str:
+    """``doi`` as the store keeps it (:func:`imagedataextractor.doi.normalise_doi`); StoreError when it is not one."""
+    try:
+        return normalise_doi(doi)
+    except DoiError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def to_url(db: str | Path) -> sa.URL:
@@ -206,7 +197,7 @@ class Database:
         Fields given as None keep their stored value, so a later call with fewer fields does not
         erase what an earlier one recorded. The DOI is stored normalised (:func:`normalize_doi`).
         """
-        key = {"doi": normalize_doi(doi)}
+        key = {"doi": stored_doi(doi)}
         values = {"title": title, "journal": journal, "publisher": publisher, "licence": licence, "source": source, "fetched_at": fetched_at}
         return self._write(lambda conn: self._upsert(conn, schema.articles, key, values, overwrite_with_none=False), f"article {key['doi']}")
 
@@ -243,7 +234,7 @@ class Database:
             "materials": None if materials is None else list(materials),
             "is_em": is_em,
         }
-        article_key = None if doi is None else {"doi": normalize_doi(doi)}
+        article_key = None if doi is None else {"doi": stored_doi(doi)}
 
         def work(conn: sa.Connection) -> int:
             key: dict[str, Any]
@@ -272,7 +263,7 @@ class Database:
         settings = json.loads(json.dumps(dict(prov.settings), default=_plain))
         extraction = {
             "source": prov.source,
-            "doi": None if prov.doi is None else normalize_doi(prov.doi),
+            "doi": None if prov.doi is None else stored_doi(prov.doi),
             "figure_locator": prov.figure_locator,
             "panel_bbox_px": None if record.bbox_px is None else [int(v) for v in record.bbox_px],
             "method": prov.method,

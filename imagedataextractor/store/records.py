@@ -11,15 +11,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
+from ..status import Status
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-Status = Literal["done", "skipped", "failed"]
 BBox = tuple[int, int, int, int]
 
 

@@ -29,8 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
 SCHEMA_VERSION = 1
 
-#: Statuses of an extraction and of a job item.
-STATUSES = ("done", "skipped", "failed")
+from ..status import STATUSES
 
 
 class UTCDateTime(sa.types.TypeDecorator):
