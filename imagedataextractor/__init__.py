@@ -5,7 +5,7 @@ Importing the package is cheap: heavy dependencies (torch, OpenCV) load when a s
 
 import logging
 
-from ._version import __version__
+from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

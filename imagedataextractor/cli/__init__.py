@@ -36,4 +36,6 @@ def main(verbose: int, quiet: bool) -> None:
 
 
 for _module in pkgutil.iter_modules(__path__):
+    if _module.name.startswith("_"):  # helpers shared by the command modules
+        continue
     importlib.import_module(f"{__name__}.{_module.name}").register(main)

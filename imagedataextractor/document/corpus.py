@@ -16,17 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..errors import DocumentError
 from ..doi import MAX_NAME_BYTES, DoiError, dirname_to_doi, doi_to_dirname, normalise_doi, safe_filename
 
 ARTICLE_STEM = "article"
 ARTICLE_SUFFIXES = (".xml", ".html")
 FIGURES_DIR = "figures"
 PROVENANCE_FILE = "provenance.json"
+#: File name endings read as article files in a directory (besides the corpus layout's article.*).
+ARTICLE_FILE_SUFFIXES = (*ARTICLE_SUFFIXES, ".htm")
+
+if TYPE_CHECKING:
+    from .types import Figure
 
 __all__ = [
-    "ARTICLE_STEM", "ARTICLE_SUFFIXES", "FIGURES_DIR", "MAX_NAME_BYTES", "PROVENANCE_FILE", "DoiError", "article_dir", "article_file",
-    "dirname_to_doi", "doi_to_dirname", "figure_file", "iter_articles", "normalise_doi", "safe_filename",
+    "ARTICLE_FILE_SUFFIXES", "ARTICLE_STEM", "ARTICLE_SUFFIXES", "FIGURES_DIR", "MAX_NAME_BYTES", "PROVENANCE_FILE", "DoiError", "article_dir", "article_file",
+    "dirname_to_doi", "doi_to_dirname", "figure_file", "figure_image", "find_articles", "is_article_source", "iter_articles", "normalise_doi", "safe_filename",
 ]
 
 
@@ -58,3 +65,41 @@ def iter_articles(corpus: str | Path) -> Iterator[tuple[str, Path]]:
                 yield dirname_to_doi(directory.name), path
             except DoiError:
                 continue
+
+
+def is_article_source(path: str | Path) -> bool:
+    """True for an article file (.xml, .html, .htm), an article directory of a corpus, or a
+    directory holding either; False for image files and folders of images."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() in ARTICLE_FILE_SUFFIXES
+    return path.is_dir() and bool(find_articles(path))
+
+
+def find_articles(path: str | Path) -> list[Path]:
+    """The article files of ``path``: the file itself; an article directory's ``article.*``; or,
+    for any other directory, the articles of the corpus laid out in it by DOI followed by the
+    article files lying in it directly (sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DocumentError(f"{path}: no such file or directory")
+    own = article_file(path)
+    if own is not None:
+        return [own]
+    in_corpus = [file for _doi, file in iter_articles(path)]
+    loose = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ARTICLE_FILE_SUFFIXES)
+    return in_corpus + loose
+
+
+def figure_image(figure: Figure, article_path: Path | None) -> Path | None:
+    """The figure's image file: the corpus layout's ``figures/<locator>.*``, else the figure's
+    href when it names a file next to the article (publisher HTML saved with its images)."""
+    if figure.image_path is not None:
+        return figure.image_path
+    if article_path is None or not figure.href or "://" in figure.href:
+        return None
+    candidate = (article_path.parent / figure.href).resolve()
+    folder = article_path.parent.resolve()
+    return candidate if candidate.is_file() and folder in candidate.parents else None

@@ -35,7 +35,7 @@ import numpy as np
 from ..measure.distributions import radial_distribution
 from ..measure.particles import particle_table
 from ..errors import ImageError
-from .metrics import _check_map, _check_pair, histogram_cosine_distance, rdf_rmse
+from .metrics import check_map, check_pair, histogram_cosine_distance, rdf_rmse
 
 #: Images with fewer ground-truth particles than this are left out of the check (the paper's 30).
 MIN_GT_PARTICLES = 30
@@ -98,7 +98,7 @@ class ParticleStats:
 
 def particle_stats(labels: np.ndarray) -> ParticleStats:
     """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`."""
-    labels = _check_map(labels, "labels")
+    labels = check_map(labels, "labels")
     table = particle_table(labels, nm_per_px=None, uncertainty=None)
     inner = table[~table["touches_border"]]
     aspect = inner["aspect_ratio_feret"].to_numpy()
@@ -164,5 +164,5 @@ def particle_analysis(gt: np.ndarray, pred: np.ndarray) -> ParticleAnalysis:
     >>> round(particle_analysis(gt, gt).size_hist_cosine, 12), particle_analysis(gt, pred).n_pred
     (0.0, 3)
     """
-    gt, pred = _check_pair(gt, pred)
+    gt, pred = check_pair(gt, pred)
     return compare_stats(particle_stats(gt), particle_stats(pred))

@@ -88,7 +88,7 @@ class _Overlap:
     pred_ids: np.ndarray  # (n_pred,)
 
 
-def _check_map(labels: object, name: str) -> np.ndarray:
+def check_map(labels: object, name: str) -> np.ndarray:
     array = np.asarray(labels)
     if array.ndim != 2:
         raise ImageError(f"{name}: an instance map must be a 2-D (H, W) array, got shape {array.shape}")
@@ -99,8 +99,8 @@ def _check_map(labels: object, name: str) -> np.ndarray:
     return array
 
 
-def _check_pair(gt: object, pred: object) -> tuple[np.ndarray, np.ndarray]:
-    gt_map, pred_map = _check_map(gt, "gt"), _check_map(pred, "pred")
+def check_pair(gt: object, pred: object) -> tuple[np.ndarray, np.ndarray]:
+    gt_map, pred_map = check_map(gt, "gt"), check_map(pred, "pred")
     if gt_map.shape != pred_map.shape:
         raise ImageError(
             f"pred: shape {pred_map.shape} differs from the ground truth's {gt_map.shape}; "
@@ -162,7 +162,7 @@ def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     >>> iou_matrix(gt, pred)
     array([[0.5]])
     """
-    return _overlap(*_check_pair(gt, pred)).iou
+    return _overlap(*check_pair(gt, pred)).iou
 
 
 def _nan_metrics(n_thresholds: int) -> ImageMetrics:
@@ -261,7 +261,7 @@ def paper_metrics(gt: np.ndarray, pred: np.ndarray) -> ImageMetrics:
     >>> paper_metrics(gt, gt).ap
     1.0
     """
-    return _paper_from_iou(_overlap(*_check_pair(gt, pred)).iou)
+    return _paper_from_iou(_overlap(*check_pair(gt, pred)).iou)
 
 
 def _has_conflicts(candidates: np.ndarray) -> bool:
@@ -351,7 +351,7 @@ def coco_map(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None = No
     >>> coco_map(gt, gt)
     1.0
     """
-    overlap = _overlap(*_check_pair(gt, pred))
+    overlap = _overlap(*check_pair(gt, pred))
     return _coco_from_iou(overlap.iou, _pred_scores(scores, overlap.pred_ids))
 
 
@@ -399,7 +399,7 @@ def f1_at(gt: np.ndarray, pred: np.ndarray, *, iou: float = 0.5) -> float:
     """
     if not 0.0 <= iou <= 1.0:
         raise EvaluationError(f"iou: threshold must be in [0, 1], got {iou}")
-    return _f1_from_iou(_overlap(*_check_pair(gt, pred)).iou, iou)
+    return _f1_from_iou(_overlap(*check_pair(gt, pred)).iou, iou)
 
 
 def evaluate_pair(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None = None) -> dict[str, float]:
@@ -422,7 +422,7 @@ def evaluate_pair(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None
     >>> evaluate_pair(gt, gt)["F1_50"]
     1.0
     """
-    overlap = _overlap(*_check_pair(gt, pred))
+    overlap = _overlap(*check_pair(gt, pred))
     paper = _paper_from_iou(overlap.iou)
     return {
         "AP": paper.ap,

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from .._version import __version__
+from ..version import __version__
 from ..errors import HarvestError
 from .config import HarvestConfig
 

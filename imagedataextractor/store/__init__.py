@@ -15,7 +15,7 @@ Example
 
 from .database import DEFAULT_DB, Database, StoreError, open_db, particle_rows, to_url
 from .export import FORMATS, export
-from .records import DistributionRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
+from .records import DistributionRecord, FigureRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
 from .schema import DATA_TABLES, PARTICLE_COLUMNS, SCHEMA_VERSION
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Database",
     "DistributionRecord",
+    "FigureRecord",
     "ImageRecord",
     "Provenance",
     "RdfRecord",

@@ -31,7 +31,7 @@ from ..segment.maskrcnn import (
     write_maskrcnn_bundle,
 )
 from .data import AugmentedCrops, load_resized
-from .export import training_summary
+from .bundle import training_summary
 from .loop import EpochRecord, TimeLimit, TrainConfig, epoch_lr, save_epoch, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 

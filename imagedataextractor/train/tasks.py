@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ..models.registry import ModelBundle, write_bundle
-from .export import training_summary
+from .bundle import training_summary
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def read_state_dict(source: str | Path) -> dict[str, torch.Tensor]:
 def _bpartis_task() -> TrainTask:
     from ..models import load_network, resolve
     from ..segment.erfnet import BPartISNet
-    from .export import export_bpartis
+    from .bundle import export_bpartis
     from .losses import bpartis_loss
 
     def build() -> nn.Module:

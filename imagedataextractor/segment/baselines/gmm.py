@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..types import Segmentation
-from ._common import (
+from .common import (
     BORDER_BAND_FRACTION,
     Polarity,
     as_grey,

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..types import Segmentation
-from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright, particles_up
+from .common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright, particles_up
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
 from ..types import Segmentation
-from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
+from .common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def segment_watershed(image: np.ndarray, *, config: WatershedConfig = WatershedC
     """Segment particles with the classic distance-transform watershed.
 
     Steps: greyscale; polarity (``config.polarity``, "auto" by
-    :func:`~imagedataextractor.segment.baselines._common.particles_are_bright`); denoise; Otsu threshold
+    :func:`~imagedataextractor.segment.baselines.common.particles_are_bright`); denoise; Otsu threshold
     on the particle side; fill holes; drop blobs < ``min_area_px``; Euclidean distance transform;
     watershed of the negated distance from every regional maximum, then basins merged while a peak
     rises less than ``h_px`` above its pass (equivalent to h-maxima markers); instances <

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ...imageio import as_rgb
-from ..baselines._common import as_grey
+from ..baselines.common import as_grey
 from ..types import Segmentation
 from ._model import bundle_details, class_probabilities, inference_settings, load_learned, to_segmentation
 from .crf import DenseCRFConfig, dense_crf
