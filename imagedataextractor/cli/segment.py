@@ -251,7 +251,7 @@ def models_verify(model):
 def models_import(checkpoint, name, out_dir):
     """Import a checkpoint saved by the original BPartIS / ImageDataExtractor 2.0 code."""
     from ..models import user_model_dir
-    from ..models.convert import import_ide2_checkpoint
+    from ..segment.ide2_checkpoint import import_ide2_checkpoint
 
     bundle = import_ide2_checkpoint(checkpoint, out_dir or user_model_dir() / name, name=name)
     click.echo(f"imported {checkpoint} as {bundle.name} -> {bundle.path} (use --model {bundle.name})")

@@ -9,6 +9,8 @@ the same for every Monte Carlo dropout sample and can be computed once.
 from __future__ import annotations
 
 import copy
+import functools
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ..models.registry import ModelBundle, load_weights
 from .uncertainty import logit_entropy
 
 BN_EPS = 1e-3
@@ -196,3 +199,16 @@ class BPartISNet(nn.Module):
             if isinstance(module, (FactorisedResidual, Upsampler)):
                 module.fuse_batch_norm()
         return network.to(dtype=dtype, memory_format=torch.channels_last)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
+    return load_weights(BPartISNet(), weights_path, sha256, device, what="BPartIS network",
+                        hint="; checkpoints of the original code need 'ide models import'")
+
+
+def load_network(bundle: ModelBundle, device: str = "cpu"):
+    """The bundle's :class:`BPartISNet` in eval mode, loaded once
+    per process and device (cached), after checking the sha256."""
+    weights = bundle.weights_path
+    return _load_network(weights, str(bundle.config.get("sha256")), weights.stat().st_mtime, device)

@@ -24,11 +24,11 @@ from torch import nn
 
 from ..errors import SettingsError
 from ..imageio import as_rgb
-from ..models.registry import ModelBundle, load_network, resolve
+from ..models.registry import ModelBundle, resolve
 from .cluster import cluster_outputs
 from .config import PRECISION_NAMES, BPartISConfig
 from .masking import remove_border_instances
-from .erfnet import BPartISNet
+from .erfnet import BPartISNet, load_network
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
 

@@ -101,8 +101,8 @@ def read_state_dict(source: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _bpartis_task() -> TrainTask:
-    from ..models import load_network, resolve
-    from ..segment.erfnet import BPartISNet
+    from ..models import resolve
+    from ..segment.erfnet import BPartISNet, load_network
     from .bundle import export_bpartis
     from .losses import bpartis_loss
 
