@@ -14,7 +14,7 @@ from ._options import bpartis_config, bpartis_options, check_device
 @click.command("segment")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Instance map to write (uint16 PNG, 0 = background).")
-@click.option("--method", type=click.Choice(METHODS), default="bpartis", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="bpartis", show_default=True, help="Segmentation method.")
 @click.option("--mode", type=click.Choice(["bayesian", "discriminative"]), default=None, help="BPartIS mode (shortcut for --method bpartis-*).")
 @bpartis_options
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the image border.")
@@ -66,14 +66,14 @@ def _write_png(path: Path, array) -> None:
 @click.option("--method", "train_method", type=click.Choice(["bpartis", "unet", "dilated-unet-crf", "maskrcnn"]), default="bpartis", show_default=True,
               help="Network to train: BPartIS, a learned baseline's U-Net, or Mask R-CNN (needs the 'maskrcnn' extra).")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Checkpoint directory (default: runs/METHOD).")
-@click.option("--epochs", default=300, show_default=True)
+@click.option("--epochs", default=300, show_default=True, help="Passes over the training images.")
 @click.option("--size", "crop", default=256, show_default=True, help="Training crop size in pixels (cut from 512-px images).")
-@click.option("--batch", default=5, show_default=True)
+@click.option("--batch", default=5, show_default=True, help="Crops per optimiser step.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 for bpartis, 1e-4 for the U-Nets, 1e-3 (AdamW) for maskrcnn).")
 @click.option("--lr-schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
               help="poly: lr * (1 - epoch/epochs)^0.9, the original BPartIS schedule (a resumed run with another --epochs decays toward it).")
 @click.option("--device", default="cpu", show_default=True, callback=check_device, help="cpu or cuda (cuda:N).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the weights' initialisation, the crops and the augmentation.")
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Share of the split's publications held out for validation (chosen by a hash of the DOI). 0: train on every "
                    "image, e.g. to retrain with a recipe chosen on validation; val_loss and best.pt then follow the training loss.")
@@ -210,7 +210,7 @@ def models_group():
 
 
 @models_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the bundles as a JSON list.")
 def models_list(as_json):
     """Model bundles found on the search path."""
     from ..models import list_models
