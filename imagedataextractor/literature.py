@@ -29,6 +29,7 @@ panel and settings, nothing is stored twice. Failed items are retried by a rerun
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -53,7 +54,8 @@ from .store.database import StoreError
 
 if TYPE_CHECKING:
     from .document import Article, Figure
-    from .harvest import HarvestConfig, Harvester, PublisherChoice, Settings
+    from .harvest import HarvestConfig, Harvester, Settings
+    from .harvest.harvester import PublisherChoice
     from .store import Database
 
 log = logging.getLogger(__name__)
@@ -182,7 +184,7 @@ def _load_doi(harvester: Harvester, text: str, chem_ner: str) -> _Loaded:
         status: Status = "failed" if outcome.status == "done" or failed_before else outcome.status
         return _Loaded(text, outcome.doi, None, None, outcome.source, status, outcome.reason or "no article file was harvested")
     try:
-        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]
+        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]  # chem_ner is checked by parse_article
     except DocumentError as exc:
         return _Loaded(text, outcome.doi, outcome.doi, None, outcome.source, "failed", str(exc))
     note = outcome.reason if outcome.status != "done" and outcome.reason != "already harvested" else None
@@ -194,7 +196,7 @@ def _load_file(path: Path, chem_ner: str) -> _Loaded:
     from .document import parse_article
 
     try:
-        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]
+        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]  # chem_ner is checked by parse_article
     except DocumentError as exc:
         return _Loaded(str(path), str(path.resolve()), status="failed", reason=str(exc))
     doi = article.doi
@@ -283,14 +285,14 @@ class _Run:
         assert loaded.key is not None  # a parsed article always has its key
         title = article.title
         if not article.figures:
-            reason = "the article has no figures"
+            reason: str | None = "the article has no figures"
             self.db.mark(loaded.key, "failed", reason, job=self.article_job)
             return ArticleOutcome(loaded.item, "failed", reason, loaded.doi, loaded.source, title)
         if self.db.status(loaded.key, job=self.article_job) == "done":
             return ArticleOutcome(loaded.item, "skipped", ALREADY_DONE, loaded.doi, loaded.source, title, len(article.figures))
         if loaded.doi is not None:
-            source = str(article.path) if loaded.source == "file" else loaded.source
-            save_article(self.db, ArticleInfo(loaded.doi, title, article.journal, article.publisher, article.licence, source))
+            origin = str(article.path) if loaded.source == "file" else loaded.source
+            save_article(self.db, ArticleInfo(loaded.doi, title, article.journal, article.publisher, article.licence, origin))
         self.bars.add_figures(len(article.figures))
         outcomes = []
         for figure in article.figures:
@@ -343,7 +345,7 @@ class _Run:
                 if not is_em:
                     outcome = replace(base, status="skipped", reason=NOT_EM_IMAGE, is_em=False, decided_by=decided_by)
                 else:
-                    stem = emps_stem(loaded.doi or loaded.article.path.stem, figure.locator)  # type: ignore[union-attr]
+                    stem = emps_stem(loaded.doi or Path(loaded.key).stem, figure.locator)  # an article without a DOI is keyed by its path
                     results = extract_figure(image, self.settings, panels, source=str(image_path), stem=stem)
                     outcome = replace(base, **_figure_status(results), is_em=True, decided_by=decided_by)
             except StoreError:
@@ -443,7 +445,7 @@ def extract_articles(
         loaders: list[tuple[int, str, Callable[[], _Loaded]]] = []
         if unique:
             harvester = stack.enter_context(
-                Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]
+                Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]  # corpus is not None here: checked above when DOIs are given
             )
             done_before = database.items("done", job=run.article_job)
             for index, (key, text) in enumerate(unique.items()):
@@ -451,9 +453,9 @@ def extract_articles(
                     finished[index] = ArticleOutcome(text, "skipped", ALREADY_DONE, key)
                     bars.article(finished[index])
                 else:
-                    loaders.append((index, text, lambda text=text: _load_doi(harvester, text, chem_ner)))
+                    loaders.append((index, text, functools.partial(_load_doi, harvester, text, chem_ner)))
         for index, file in enumerate(files, start=len(unique)):
-            loaders.append((index, str(file), lambda file=file: _load_file(file, chem_ner)))
+            loaders.append((index, str(file), functools.partial(_load_file, file, chem_ner)))
         for index, loaded in _overlapped(loaders, workers, stack):
             outcome = run.article(loaded)
             if outcome.status != "done":

@@ -164,7 +164,7 @@ class ImageResult:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "summary.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
-            if self.measurements is not None and self.panel is not None:
+            if self.measurements is not None and self.panel is not None and self.segmentation is not None:
                 self.particles.to_csv(folder / "particles.csv", index=False)
                 blanked = self.labels_mask if self.labels_in_image else None
                 viz.save_overlay(folder / "overlay.png", self.panel.image, self.measurements.particles, self.segmentation, self.scalebar, blanked)

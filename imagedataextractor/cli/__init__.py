@@ -18,7 +18,7 @@ from ..errors import IDEError
 class IDEGroup(click.Group):
     """Turns :class:`IDEError` into a one-line ``Error: ...`` and exit status 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except IDEError as exc:

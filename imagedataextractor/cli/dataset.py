@@ -60,7 +60,7 @@ def import_via_command(via_json: Path, images_dir: Path, out_dir: Path, naming: 
         via_json,
         images_dir=images_dir,
         out_dir=out_dir,
-        naming=naming,  # type: ignore[arg-type]
+        naming=naming,  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
         short_side_px=short_side_px,
         frame_sizes=_read_frame_sizes(frame_sizes) if frame_sizes else None,
         link=link,
@@ -95,7 +95,7 @@ def export_command(root: Path, format_: str, out_path: Path, encoding: str, spli
     """Export the instance maps of ROOT as COCO instance JSON (category 1, "particle")."""
     from ..datasets.coco import export_coco
 
-    result = export_coco(root, out_path=out_path, encoding=encoding, split=split, progress=not as_json)  # type: ignore[arg-type]
+    result = export_coco(root, out_path=out_path, encoding=encoding, split=split, progress=not as_json)  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:

@@ -64,7 +64,7 @@ def export_command(db: str, format_: str, out_dir: str) -> None:
     """Write every table of the database to OUT/<table>.<format>."""
     from ..store import export
 
-    for path in export(db, out_dir, format=format_):  # type: ignore[arg-type]
+    for path in export(db, out_dir, format=format_):  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
         click.echo(str(path))
 
 

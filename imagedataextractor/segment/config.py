@@ -4,10 +4,10 @@ them before (and whether or not) a network runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 #: BPartIS in the paper's three modes, by method name: the settings each name implies.
-BPARTIS_MODES: dict[str, dict[str, object]] = {
+BPARTIS_MODES: dict[str, dict[str, Any]] = {
     "bpartis": {"mode": "bayesian", "filter_uncertain": True},
     "bpartis-bayesian": {"mode": "bayesian", "filter_uncertain": False},
     "bpartis-discriminative": {"mode": "discriminative", "filter_uncertain": False},
