@@ -5,9 +5,9 @@ class IDEError(Exception):
     """Base class: a problem the user can act on, with a one-line message."""
 
 
-class SettingsError(IDEError):
+class SettingsError(IDEError, ValueError):
     """A setting has a value outside what it allows (an unknown method, a negative sample count);
-    the message names the setting."""
+    the message names the setting. Also a ValueError, which these settings raised before."""
 
 
 class ImageError(IDEError):

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..datasets import Sample, load_split
-from ..errors import ModelError
+from ..errors import ModelError, SettingsError
 from ..segment.embedding import CANVAS
 from .data import AugmentedCrops, load_resized
 from .losses import bpartis_loss
@@ -72,7 +72,7 @@ def epoch_lr(config: TrainConfig, epoch: int) -> float:
         return config.lr
     if config.lr_schedule == "poly":
         return config.lr * (1.0 - epoch / config.epochs) ** 0.9
-    raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {config.lr_schedule!r}")
+    raise SettingsError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {config.lr_schedule!r}")
 
 
 class TimeLimit:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import ModelError, SettingsError
 from ..models.registry import ModelBundle, write_bundle
 from .bundle import training_summary
 
@@ -159,4 +159,4 @@ def training_task(method: str) -> TrainTask:
         return _bpartis_task()
     if method in TRAINABLE:
         return _learned_task(method)
-    raise ValueError(f"method: cannot train {method!r}; choose from {', '.join(TRAINABLE)}")
+    raise SettingsError(f"method: cannot train {method!r}; choose from {', '.join(TRAINABLE)}")

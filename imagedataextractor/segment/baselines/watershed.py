@@ -15,6 +15,7 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
+from ...errors import SettingsError
 from ..types import Segmentation
 from .common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
 
@@ -53,11 +54,11 @@ class WatershedConfig:
     def __post_init__(self) -> None:
         check_polarity(self.polarity)
         if self.denoise not in ("median", "gaussian", "nlmeans", "none"):
-            raise ValueError(f"denoise: unknown method {self.denoise!r}")
+            raise SettingsError(f"denoise: unknown method {self.denoise!r}")
         if self.denoise_size_px < 1 or (self.denoise == "median" and self.denoise_size_px % 2 == 0):
-            raise ValueError(f"denoise_size_px: expected a positive (odd for median) size, got {self.denoise_size_px}")
+            raise SettingsError(f"denoise_size_px: expected a positive (odd for median) size, got {self.denoise_size_px}")
         if self.h_px < 0 or self.min_area_px < 0 or self.min_contrast < 0:
-            raise ValueError("h_px, min_area_px and min_contrast must be >= 0")
+            raise SettingsError("h_px, min_area_px and min_contrast must be >= 0")
 
 
 def _denoise(grey: np.ndarray, config: WatershedConfig) -> np.ndarray:
