@@ -34,7 +34,7 @@ from tqdm import tqdm
 from imagedataextractor.datasets import default_emps_dir, load_split
 from imagedataextractor.evaluate import evaluate_pair
 from imagedataextractor.evaluate.metrics import paper_metrics
-from imagedataextractor.models.convert import import_ide2_checkpoint
+from imagedataextractor.segment.ide2_checkpoint import import_ide2_checkpoint
 from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
 
 SUMMARY = ["AP", "AP50", "AP75", "mIoU", "F1_50"]

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from imagedataextractor.datasets import default_emps_dir, load_split
-from imagedataextractor.models.registry import load_network, resolve
+from imagedataextractor.models.registry import resolve
+from imagedataextractor.segment.erfnet import load_network
 from imagedataextractor.train.data import resize_pair
 from imagedataextractor.train.losses import PHI_FLOOR, bpartis_loss
 

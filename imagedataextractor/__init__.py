@@ -5,18 +5,22 @@ Importing the package is cheap: heavy dependencies (torch, OpenCV) load when a s
 
 import logging
 
-__version__ = "3.0.0.dev0"
+from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> object:  # PEP 562: lazy attributes
-    """``imagedataextractor.extract``, ``ImageResult`` and ``extract_articles`` load the pipeline
-    (and torch) on first use."""
-    if name in ("extract", "ImageResult"):
+    """``imagedataextractor.extract``, ``extract_figure``, ``ImageResult``, ``ExtractSettings`` and
+    ``extract_articles`` load their modules on first use (torch only when a network runs)."""
+    if name in ("extract", "extract_figure", "ImageResult"):
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name == "ExtractSettings":
+        from .settings import ExtractSettings
+
+        return ExtractSettings
     if name == "extract_articles":
         from . import literature
 

@@ -5,6 +5,11 @@ class IDEError(Exception):
     """Base class: a problem the user can act on, with a one-line message."""
 
 
+class SettingsError(IDEError, ValueError):
+    """A setting has a value outside what it allows (an unknown method, a negative sample count);
+    the message names the setting. Also a ValueError, which these settings raised before."""
+
+
 class ImageError(IDEError):
     """An input image is missing, unreadable, truncated, empty or too large."""
 

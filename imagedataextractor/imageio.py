@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import warnings
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -127,7 +128,8 @@ def _shrink_wide_grey(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Shrink a 16/32-bit greyscale ``image`` to ``size`` (width, height) with area interpolation
     and rescale it to (H, W) uint8 over the full image's range, one band of output rows at a
     time: no full-size copy in a wider type (nor Pillow's full-size intermediate) is ever made."""
-    lo, hi = image.getextrema()
+    # a single-band image's extrema are two numbers (Pillow types them for multi-band images too)
+    lo, hi = cast("tuple[float, float]", image.getextrema())
     width, height = size
     out = np.empty((height, width), np.uint8)
     rows_per_source_row = image.height / height

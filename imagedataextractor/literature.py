@@ -8,12 +8,12 @@ split / scalebar / segment / measure (:mod:`imagedataextractor.pipeline`) on tho
 database gets the articles, every figure (caption, microscopy type, materials, EM or not), and for
 EM figures their panels with scalebars, particles, size distributions and RDFs.
 
-The EM decision: a caption naming electron microscopy (:func:`~imagedataextractor.document.analyse_caption`)
-makes the figure EM, and its panels are then measured where the panel classifier
-(:func:`~imagedataextractor.figsplit.split_figure`) sees a micrograph. A caption naming other
-content (XRD patterns, spectra, isotherms, photographs, plots: :data:`OTHER_CONTENT`) makes it not
-EM without looking at the image. Any other caption (empty, "Morphology of the product") is
-*uncertain*: the figure is split and it counts as EM when a panel looks like a micrograph.
+The EM decision is :mod:`imagedataextractor.document.em`'s: a caption naming electron microscopy
+makes the figure EM, and its panels are then measured where the panel classifier sees a
+micrograph; a caption naming other content makes it not EM without looking at the image; for any
+other caption the figure is split and counts as EM when a panel looks like a micrograph. Each
+figure runs through :func:`~imagedataextractor.pipeline.extract_figure` and is saved, its row and
+its panels together, once (:func:`~imagedataextractor.persistence.save_figure`).
 
 Concurrency: downloads and article parsing run in ``workers`` threads, each DOI within the
 harvester's per-host rate limits, while the calling thread segments and stores; at most
@@ -29,10 +29,8 @@ panel and settings, nothing is stored twice. Failed items are retried by a rerun
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -44,58 +42,27 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .document.corpus import ARTICLE_SUFFIXES, DoiError, article_file, dirname_to_doi, iter_articles, normalise_doi, safe_filename
+from .doi import DoiError, dirname_to_doi, emps_stem, normalise_doi
+from .document.corpus import article_file, figure_image, find_articles
+from .document.em import caption_verdict
 from .errors import DocumentError, IDEError
-from .pipeline import ImageResult, _figure_results, _Settings, _store
-from .segment.predict import BPartISConfig
+from .persistence import ArticleInfo, FigureInfo, save_article, save_figure
+from .pipeline import ImageResult, extract_figure, figure_panels, with_options
+from .settings import ExtractSettings
+from .status import Status
 from .store.database import StoreError
 
 if TYPE_CHECKING:
     from .document import Article, Figure
-    from .figsplit import Panel
-    from .harvest import HarvestConfig, Harvester, PublisherChoice, Settings
+    from .harvest import HarvestConfig, Harvester, Settings
+    from .harvest.harvester import PublisherChoice
     from .store import Database
 
 log = logging.getLogger(__name__)
 
-Status = Literal["done", "skipped", "failed"]
-#: "em": the caption names electron microscopy; "other": it names other content; "uncertain": neither.
-CaptionVerdict = Literal["em", "other", "uncertain"]
-
-#: File name endings read as article files in a directory (besides the corpus layout's article.*).
-ARTICLE_FILE_SUFFIXES = (*ARTICLE_SUFFIXES, ".htm")
-
-#: What a caption names when its figure is not electron microscopy: characterisation data, charts,
-#: schemes, photographs and other microscopies. Acronyms are case-sensitive ("PL", not "pl").
-OTHER_CONTENT = re.compile(
-    r"\b(?:XRD|XPS|FT-?IR|IR|NMR|TGA|DSC|DLS|AFM|EDX|EDS|BET|SAXS|UV|PL|CV|EIS)\b"
-    r"|\b(?i:spectr\w*|patterns?|isotherms?|plot(?:s|ted)?|curves?|graphs?|histograms?|charts?|diagrams?|schem\w*|illustrations?"
-    r"|as a function of|profiles?|kinetics|photographs?|optical|fluorescen\w*|confocal|voltammo\w*|nyquist|viability"
-    r"|degradation|adsorption|absorption)\b"
-)
-
 NOT_EM_CAPTION = "caption names no electron microscopy"
 NOT_EM_IMAGE = "caption names no electron microscopy and no panel looks like a micrograph"
 ALREADY_DONE = "already extracted"
-#: Width of ``figures.microscopy_type`` (PostgreSQL enforces it).
-MICROSCOPY_TYPE_CHARS = 32
-
-
-def caption_verdict(caption: str, *, is_em: bool) -> CaptionVerdict:
-    """Whether a caption settles the EM question: "em" (``is_em``, from
-    :func:`~imagedataextractor.document.analyse_caption`), "other" (it names non-EM content, see
-    :data:`OTHER_CONTENT`), or "uncertain" (the image must decide).
-
-    Example
-    -------
-    >>> caption_verdict("XRD patterns of the calcined samples.", is_em=False)
-    'other'
-    >>> caption_verdict("Morphology of the as-prepared powder.", is_em=False)
-    'uncertain'
-    """
-    if is_em:
-        return "em"
-    return "other" if OTHER_CONTENT.search(caption) else "uncertain"
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -189,44 +156,6 @@ class ArticlesSummary:
 # -- inputs -------------------------------------------------------------------------------------------
 
 
-def is_article_source(path: str | Path) -> bool:
-    """True for an article file (.xml, .html, .htm), an article directory of a corpus, or a
-    directory holding either; False for image files and folders of images."""
-    path = Path(path)
-    if path.is_file():
-        return path.suffix.lower() in ARTICLE_FILE_SUFFIXES
-    return path.is_dir() and bool(find_articles(path))
-
-
-def find_articles(path: str | Path) -> list[Path]:
-    """The article files of ``path``: the file itself; an article directory's ``article.*``; or,
-    for any other directory, the articles of the corpus laid out in it by DOI followed by the
-    article files lying in it directly (sorted)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise DocumentError(f"{path}: no such file or directory")
-    own = article_file(path)
-    if own is not None:
-        return [own]
-    in_corpus = [file for _doi, file in iter_articles(path)]
-    loose = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ARTICLE_FILE_SUFFIXES)
-    return in_corpus + loose
-
-
-def settings_key(settings: _Settings) -> str:
-    """12 hex digits naming the settings of a run: the jobs of a rerun with other settings are
-    separate, so it measures everything again (beside, not over, the earlier results)."""
-    values: dict[str, Any] = {"method": settings.method, "split": settings.split, "scalebar": settings.scalebar, "keep_border": settings.keep_border}
-    if not settings.mask_labels:  # only when off, so the keys of runs from before the option stay valid
-        values["mask_labels"] = False
-    if settings.method.startswith("bpartis"):
-        # Where it runs and whether its activations are compiled do not change the results.
-        values["bpartis"] = {k: v for k, v in asdict(settings.bpartis).items() if k not in ("device", "compile")}
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
-
-
 @dataclass(frozen=True)
 class _Loaded:
     """An article ready for the main thread (article set), or why there is none (status, reason)."""
@@ -255,7 +184,7 @@ def _load_doi(harvester: Harvester, text: str, chem_ner: str) -> _Loaded:
         status: Status = "failed" if outcome.status == "done" or failed_before else outcome.status
         return _Loaded(text, outcome.doi, None, None, outcome.source, status, outcome.reason or "no article file was harvested")
     try:
-        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]
+        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]  # chem_ner is checked by parse_article
     except DocumentError as exc:
         return _Loaded(text, outcome.doi, outcome.doi, None, outcome.source, "failed", str(exc))
     note = outcome.reason if outcome.status != "done" and outcome.reason != "already harvested" else None
@@ -267,7 +196,7 @@ def _load_file(path: Path, chem_ner: str) -> _Loaded:
     from .document import parse_article
 
     try:
-        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]
+        article = parse_article(path, chem_ner=chem_ner)  # type: ignore[arg-type]  # chem_ner is checked by parse_article
     except DocumentError as exc:
         return _Loaded(str(path), str(path.resolve()), status="failed", reason=str(exc))
     doi = article.doi
@@ -337,11 +266,11 @@ class _Bars:
 class _Run:
     """State of one :func:`extract_articles` call: the database, settings, jobs and outcomes."""
 
-    def __init__(self, db: Database, settings: _Settings, bars: _Bars) -> None:
+    def __init__(self, db: Database, settings: ExtractSettings, bars: _Bars) -> None:
         self.db = db
         self.settings = settings
         self.bars = bars
-        self.key = settings_key(settings)
+        self.key = settings.key()
         self.article_job = f"articles:{settings.method}:{self.key}"
         self.figure_job = f"figures:{settings.method}:{self.key}"
         self.figures: list[FigureOutcome] = []
@@ -356,16 +285,14 @@ class _Run:
         assert loaded.key is not None  # a parsed article always has its key
         title = article.title
         if not article.figures:
-            reason = article.no_figures_reason
+            reason: str | None = article.no_figures_reason
             self.db.mark(loaded.key, "failed", reason, job=self.article_job)
             return ArticleOutcome(loaded.item, "failed", reason, loaded.doi, loaded.source, title)
         if self.db.status(loaded.key, job=self.article_job) == "done":
             return ArticleOutcome(loaded.item, "skipped", ALREADY_DONE, loaded.doi, loaded.source, title, len(article.figures))
         if loaded.doi is not None:
-            self.db.upsert_article(
-                loaded.doi, title=title, journal=article.journal, publisher=article.publisher, licence=article.licence,
-                source=str(article.path) if loaded.source == "file" else loaded.source,
-            )
+            origin = str(article.path) if loaded.source == "file" else loaded.source
+            save_article(self.db, ArticleInfo(loaded.doi, title, article.journal, article.publisher, article.licence, origin))
         self.bars.add_figures(len(article.figures))
         outcomes = []
         for figure in article.figures:
@@ -384,24 +311,23 @@ class _Run:
 
     def figure(self, loaded: _Loaded, figure: Figure) -> FigureOutcome:
         """Decide, extract, store and mark one figure; its failure is recorded, never raised
-        (except the database's own: without it nothing can be recorded)."""
+        (except the database's own: without it nothing can be recorded). The figure's row and
+        its panels are saved together, once."""
         assert loaded.key is not None and loaded.article is not None
         item = f"{loaded.key} {figure.locator}"
         base = FigureOutcome(loaded.key, figure.locator, "done", label=figure.label, microscopy=figure.em.microscopy, materials=figure.em.materials)
         if self.db.status(item, job=self.figure_job) in ("done", "skipped"):
             return replace(base, status="skipped", reason=ALREADY_DONE)
         verdict = caption_verdict(figure.caption, is_em=figure.em.is_em)
-        image_path = _image_path(figure, loaded.article.path)
+        image_path = figure_image(figure, loaded.article.path)
         # a figure of an article with a DOI is keyed by (DOI, locator), any other by its image file
-        store_key = (
-            {"doi": loaded.doi, "locator": figure.locator, "source": str(image_path) if image_path else figure.href}
-            if loaded.doi
-            else {"source": str(image_path or f"{loaded.key}#{figure.locator}")}
+        source = (str(image_path) if image_path else figure.href) if loaded.doi else str(image_path or f"{loaded.key}#{figure.locator}")
+        info = FigureInfo(
+            doi=loaded.doi, locator=figure.locator, source=source, label=figure.label, caption=figure.caption,
+            microscopy=figure.em.microscopy, materials=figure.em.materials, is_em=None if verdict == "uncertain" else verdict == "em",
         )
-        figure_id = self.db.upsert_figure(
-            **store_key, label=figure.label, caption=figure.caption, microscopy_type=_microscopy_type(figure.em.microscopy),
-            materials=figure.em.materials, is_em=verdict == "em" if verdict != "uncertain" else None,
-        )
+        image: np.ndarray | None = None
+        results: list[ImageResult] = []
         if verdict == "other":
             outcome = replace(base, status="skipped", reason=NOT_EM_CAPTION, is_em=False, decided_by="caption")
         elif image_path is None:
@@ -409,7 +335,19 @@ class _Run:
             outcome = replace(base, status="failed", reason=reason, is_em=verdict == "em" or None)
         else:
             try:
-                outcome = self._extract(base, figure_id, store_key, image_path, loaded, figure, verdict)
+                from .imageio import read_image
+
+                image = read_image(image_path)
+                panels = figure_panels(image, self.settings, classify=verdict != "em")
+                is_em = verdict == "em" or any(p.is_micrograph for p in panels)
+                info = replace(info, is_em=is_em)
+                decided_by: Literal["caption", "image"] = "caption" if verdict == "em" else "image"
+                if not is_em:
+                    outcome = replace(base, status="skipped", reason=NOT_EM_IMAGE, is_em=False, decided_by=decided_by)
+                else:
+                    stem = emps_stem(loaded.doi or Path(loaded.key).stem, figure.locator)  # an article without a DOI is keyed by its path
+                    results = extract_figure(image, self.settings, panels, source=str(image_path), stem=stem)
+                    outcome = replace(base, **_figure_status(results), is_em=True, decided_by=decided_by)
             except StoreError:
                 raise
             except IDEError as exc:
@@ -417,39 +355,11 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the run; traceback logged
                 log.exception("%s: unexpected error", item)
                 outcome = replace(base, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
+        save_figure(self.db, image, results, self.settings, info)
         if outcome.status != "done":
             log.info("%s: %s, %s", item, outcome.status, outcome.reason)
         self.db.mark(item, outcome.status, outcome.reason, job=self.figure_job)  # after its results are committed
         return outcome
-
-    def _extract(
-        self, base: FigureOutcome, figure_id: int, store_key: dict[str, Any], image_path: Path, loaded: _Loaded, figure: Figure, verdict: CaptionVerdict
-    ) -> FigureOutcome:
-        from .imageio import read_image
-
-        image = read_image(image_path)
-        panels = _panels(image, self.settings, trust_caption=verdict == "em")
-        is_em = verdict == "em" or any(p.is_micrograph for p in panels)
-        self.db.upsert_figure(**store_key, sha256=hashlib.sha256(image_path.read_bytes()).hexdigest(), is_em=is_em)
-        decided_by: Literal["caption", "image"] = "caption" if verdict == "em" else "image"
-        if not is_em:
-            return replace(base, status="skipped", reason=NOT_EM_IMAGE, is_em=False, decided_by=decided_by)
-        assert loaded.article is not None and loaded.article.path is not None
-        prefix = loaded.doi.replace("/", ".", 1) if loaded.doi else loaded.article.path.stem
-        stem = safe_filename(f"{prefix}.{figure.locator}")  # EMPS naming, <doi with "." for "/">.<locator>
-        results = _figure_results(str(image_path), stem, image, self.settings, panels=panels)
-        _store(self.db, image, results, self.settings, figure_id=figure_id, doi=loaded.doi, locator=figure.locator)
-        return replace(base, **_figure_status(results), is_em=True, decided_by=decided_by)
-
-
-def _microscopy_type(techniques: tuple[str, ...]) -> str | None:
-    """The techniques a caption names, space-separated, as many as fit the 32-character column."""
-    text = ""
-    for name in techniques:
-        if len(text) + len(name) + bool(text) > MICROSCOPY_TYPE_CHARS:
-            break
-        text = f"{text} {name}" if text else name
-    return text or None
 
 
 def _figure_status(results: list[ImageResult]) -> dict[str, Any]:
@@ -465,19 +375,6 @@ def _figure_status(results: list[ImageResult]) -> dict[str, Any]:
     return {"status": "skipped", "reason": f"no micrograph panel ({results[0].reason})" if results else "no panels", **counts}
 
 
-def _panels(image: np.ndarray, settings: _Settings, *, trust_caption: bool) -> list[Panel]:
-    """The panels to measure: the split figure, or the whole image as one panel (``split=False``),
-    classified unless the caption already says it is a micrograph."""
-    from .figsplit import Panel, SplitConfig, split_figure
-    from .figsplit.classify import classify_panel
-
-    if settings.split:
-        return split_figure(image)
-    height, width = image.shape[:2]
-    is_micrograph, reason = (True, None) if trust_caption else classify_panel(image, config=SplitConfig())
-    return [Panel((0, 0, width, height), None, is_micrograph, reason, image)]
-
-
 def _missing_image_note(figure: Figure, loaded: _Loaded) -> str:
     """Why a figure has no image file: for a local article the file it names is not there; for a
     harvested one, the harvest's failure."""
@@ -489,18 +386,6 @@ def _missing_image_note(figure: Figure, loaded: _Loaded) -> str:
     return f"{figure.href} not found in {folder}" if "://" not in figure.href else f"{figure.href} is not a local file"
 
 
-def _image_path(figure: Figure, article_path: Path | None) -> Path | None:
-    """The figure's image file: the corpus layout's ``figures/<locator>.*``, else the figure's
-    href when it names a file next to the article (publisher HTML saved with its images)."""
-    if figure.image_path is not None:
-        return figure.image_path
-    if article_path is None or not figure.href or "://" in figure.href:
-        return None
-    candidate = (article_path.parent / figure.href).resolve()
-    folder = article_path.parent.resolve()
-    return candidate if candidate.is_file() and folder in candidate.parents else None
-
-
 def extract_articles(
     dois: Iterable[str] = (),
     *,
@@ -508,17 +393,13 @@ def extract_articles(
     db: str | Path | Database,
     corpus: str | Path | None = None,
     workers: int = 4,
-    method: str = "bpartis",
-    split: bool = True,
-    scalebar: bool = True,
-    keep_border: bool = False,
-    mask_labels: bool = True,
-    bpartis: BPartISConfig = BPartISConfig(),
+    settings: ExtractSettings | None = None,
     publisher: PublisherChoice = "auto",
     harvest_config: HarvestConfig | None = None,
     harvest_settings: Settings | None = None,
     chem_ner: Literal["auto", "builtin", "chemdataextractor"] = "auto",
     progress: bool = False,
+    **options: Any,
 ) -> ArticlesSummary:
     """Extract every EM image of some articles, with its particles measured, into a database.
 
@@ -527,11 +408,11 @@ def extract_articles(
     dois : DOIs, as written (validated one by one; duplicates after normalising are done once).
         Each is harvested into ``corpus`` unless it is there already.
     articles : local article files (Elsevier XML, JATS, publisher HTML) or directories of them
-        (:func:`find_articles`); figure images are looked up in ``figures/`` beside each file.
+        (:func:`~imagedataextractor.document.corpus.find_articles`); figure images are looked up in ``figures/`` beside each file.
     db : database path, SQLAlchemy URL or open :class:`~imagedataextractor.store.Database`.
     corpus : the corpus directory for harvesting (required with ``dois``).
     workers : articles downloaded and parsed at once, in threads, while this thread segments.
-    method, split, scalebar, keep_border, mask_labels, bpartis : as for :func:`imagedataextractor.pipeline.extract`.
+    settings, options : the runner's settings, as for :func:`imagedataextractor.pipeline.extract`.
     publisher, harvest_config, harvest_settings : as for :class:`~imagedataextractor.harvest.Harvester`
         (endpoints and keys come from the environment and config file when not given).
     chem_ner : caption material recogniser (see :func:`~imagedataextractor.document.analyse_caption`).
@@ -565,17 +446,17 @@ def extract_articles(
     files = [file for source in articles for file in find_articles(source)]
     if unique and corpus is None:
         raise IDEError("extract_articles: give a corpus directory to harvest DOIs into")
-    settings = _Settings(method, split, scalebar, keep_border, bpartis, mask_labels)
+    run_settings = with_options(settings or ExtractSettings(), options)
     bars = _Bars(progress)
     with ExitStack() as stack:
         database = db if isinstance(db, Database) else stack.enter_context(open_db(db))
-        run = _Run(database, settings, bars)
+        run = _Run(database, run_settings, bars)
         bars.open(stack, len(unique) + len(files))
         finished: dict[int, ArticleOutcome] = {}
         loaders: list[tuple[int, str, Callable[[], _Loaded]]] = []
         if unique:
             harvester = stack.enter_context(
-                Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]
+                Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]  # corpus is not None here: checked above when DOIs are given
             )
             done_before = database.items("done", job=run.article_job)
             for index, (key, text) in enumerate(unique.items()):
@@ -583,9 +464,9 @@ def extract_articles(
                     finished[index] = ArticleOutcome(text, "skipped", ALREADY_DONE, key)
                     bars.article(finished[index])
                 else:
-                    loaders.append((index, text, lambda text=text: _load_doi(harvester, text, chem_ner)))
+                    loaders.append((index, text, functools.partial(_load_doi, harvester, text, chem_ner)))
         for index, file in enumerate(files, start=len(unique)):
-            loaders.append((index, str(file), lambda file=file: _load_file(file, chem_ner)))
+            loaders.append((index, str(file), functools.partial(_load_file, file, chem_ner)))
         for index, loaded in _overlapped(loaders, workers, stack):
             outcome = run.article(loaded)
             if outcome.status != "done":

@@ -10,39 +10,39 @@ numpy array). Every result has a ``status``:
 - ``"failed"``: the file could not be read or a stage raised an :class:`~imagedataextractor.errors.IDEError`;
   ``reason`` holds its one-line message. A directory run goes on with the other files.
 
-This is the only module that imports every stage.
+:func:`extract_figure` is the one runner: ``extract`` (images), ``extract_articles`` (articles,
+:mod:`imagedataextractor.literature`) and ``dataset build`` call it, and store what it returns
+through the one adapter (:mod:`imagedataextractor.persistence`). This is the only module that
+runs every stage.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
-from .errors import IDEError
+from .version import __version__
+from .errors import IDEError, SettingsError
 from .figsplit.types import Panel
 from .scalebar.types import Scalebar
-from .segment.predict import BPartISConfig
+from .settings import ExtractSettings
+from .status import Status
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .figsplit.labels import LabelReading
-
     from .measure import Histogram, Measurements, RadialDistribution
     from .segment.types import Segmentation
     from .store import Database
 
 log = logging.getLogger(__name__)
-
-Status = Literal["done", "skipped", "failed"]
 
 #: File name endings read in a directory run (other files there are ignored, not failed).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
@@ -58,8 +58,10 @@ class ImageResult:
     docstring. panel: the panel (bbox in figure pixels, label, micrograph classification), None for
     a file that could not be read. scalebar: the scalebar read from the panel (all fields None when
     none was found or ``scalebar=False``). raw_segmentation, measurements: the stage results,
-    None unless ``status == "done"``. labels_in_image: panel labels found printed inside the
-    micrograph (bbox in panel pixels), blanked before segmentation (see ``mask_labels``).
+    None unless ``status == "done"`` (and None then too when the settings' method is None).
+    labels_in_image: panel labels found printed inside the micrograph (bbox in panel pixels),
+    blanked before segmentation (see ``mask_labels``); labels_mask: (H, W) bool, the pixels of
+    those labels that were blanked, or None.
     """
 
     source: str | None
@@ -71,6 +73,7 @@ class ImageResult:
     raw_segmentation: Segmentation | None = None
     measurements: Measurements | None = None
     labels_in_image: tuple[LabelReading, ...] = ()
+    labels_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def image(self) -> np.ndarray | None:
@@ -156,15 +159,14 @@ class ImageResult:
         ids), size_histogram.png and
         rdf.png (matplotlib). Returns the folder. Raises IDEError when it cannot be written."""
         from . import viz
-        from .figsplit.labels import label_mask
 
         folder = Path(directory) / self.name
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "summary.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
-            if self.measurements is not None and self.panel is not None:
+            if self.measurements is not None and self.panel is not None and self.segmentation is not None:
                 self.particles.to_csv(folder / "particles.csv", index=False)
-                blanked = label_mask(self.panel.image, list(self.labels_in_image)) if self.labels_in_image else None
+                blanked = self.labels_mask if self.labels_in_image else None
                 viz.save_overlay(folder / "overlay.png", self.panel.image, self.measurements.particles, self.segmentation, self.scalebar, blanked)
                 viz.save_histogram(folder / "size_histogram.png", self.measurements.size_histogram)
                 viz.save_rdf(folder / "rdf.png", self.measurements.rdf)
@@ -203,75 +205,73 @@ def _panel_names(stem: str, panels: list[Panel]) -> list[str]:
     ]
 
 
-def blank_regions(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A copy of ``image`` ((H, W, 3) uint8) with the pixels under ``mask`` ((H, W) bool: a scalebar
-    box, labels) inpainted from the surrounding pixels (OpenCV Telea), so that segmentation does
-    not count them as particles. Returns ``image`` itself when the mask is empty."""
-    import cv2
+def figure_panels(figure: np.ndarray, settings: ExtractSettings, *, classify: bool = False) -> list[Panel]:
+    """The panels of ``figure`` ((H, W, 3) uint8 RGB) to run: the split figure
+    (``settings.split``), else the whole image as one panel, a micrograph unless ``classify`` asks
+    the panel classifier (the article run does, when the caption does not settle it)."""
+    from .figsplit import split_figure
+    from .figsplit.classify import classify_panel
 
-    if not mask.any():
-        return image
-    return cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
-
-
-def drop_instances_under(segmentation: Segmentation, mask: np.ndarray) -> Segmentation:
-    """``segmentation`` without the instances that overlap ``mask`` ((H, W) bool, the blanked
-    scalebar and labels): inpainting can leave a label's box as a bright rectangle that models take
-    for a particle, and no particle is measurable under a label. Ids are renumbered 1..m in order."""
-    from dataclasses import replace
-
-    labels = segmentation.labels
-    overlapping = np.unique(labels[mask])
-    overlapping = overlapping[overlapping > 0]
-    if not len(overlapping):
-        return segmentation
-    keep = np.ones(int(labels.max()) + 1, bool)
-    keep[0] = False
-    keep[overlapping] = False
-    new_ids = np.zeros(len(keep), labels.dtype)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=labels.dtype)
-    scores = None if segmentation.scores is None else segmentation.scores[keep[1:]]
-    return replace(segmentation, labels=new_ids[labels], scores=scores)
+    if settings.split:
+        return split_figure(figure, config=settings.split_config)
+    height, width = figure.shape[:2]
+    is_micrograph, reason = classify_panel(figure, config=settings.split_config) if classify else (True, None)
+    return [Panel((0, 0, width, height), None, is_micrograph, reason, figure)]
 
 
-@dataclass(frozen=True)
-class _Settings:
-    method: str
-    split: bool
-    scalebar: bool
-    keep_border: bool
-    bpartis: BPartISConfig
-    mask_labels: bool = True
-
-
-def _measure_panel(panel: Panel, settings: _Settings) -> tuple[Scalebar, Segmentation, Measurements, tuple[LabelReading, ...]]:
+def _measure_panel(name: str, source: str | None, panel: Panel, settings: ExtractSettings) -> ImageResult:
+    """Scalebar, label masking, segmentation and measurement of one micrograph panel; each
+    stage runs once (the labels found are kept in the result for its overlay)."""
     from .figsplit.labels import label_mask, read_corner_labels
     from .measure import measure
     from .scalebar import read_scalebar, scalebar_mask
     from .segment import segment
+    from .segment.masking import blank_regions, drop_instances_under
 
-    scalebar = read_scalebar(panel.image) if settings.scalebar else Scalebar()
+    scalebar = read_scalebar(panel.image, config=settings.scalebar_config) if settings.scalebar else Scalebar()
+    if settings.method is None:
+        return ImageResult(source, name, "done", None, panel, scalebar)
+    labels = tuple(read_corner_labels(panel.image, config=settings.split_config)) if settings.mask_labels else ()
+    labels_mask = label_mask(panel.image, list(labels)) if labels else None
     blanked = scalebar_mask(panel.image.shape, scalebar)
-    labels = tuple(read_corner_labels(panel.image)) if settings.mask_labels else ()
-    blanked |= label_mask(panel.image, list(labels))
+    if labels_mask is not None:
+        blanked |= labels_mask
     segmentation = segment(blank_regions(panel.image, blanked), method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
     segmentation = drop_instances_under(segmentation, blanked)
-    measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty)
-    return scalebar, segmentation, measured, labels
+    measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty, config=settings.measure)
+    if scalebar.nm_per_px is None:
+        log.info("%s: no readable scalebar, sizes are in pixels", name)
+    return ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured, labels, labels_mask)
 
 
-def _figure_results(
-    source: str | None, stem: str, figure: np.ndarray, settings: _Settings, panels: list[Panel] | None = None
+def extract_figure(
+    figure: np.ndarray,
+    settings: ExtractSettings = ExtractSettings(),
+    panels: list[Panel] | None = None,
+    *,
+    source: str | None = None,
+    stem: str = "figure",
 ) -> list[ImageResult]:
-    """Results for every panel of ``figure``; ``panels`` given (already split, as the article
-    pipeline does to decide an uncertain caption) are used instead of splitting again."""
-    from .figsplit import split_figure
+    """Run every stage on one figure: the one runner.
 
-    if panels is None and settings.split:
-        panels = split_figure(figure)
-    elif panels is None:
-        height, width = figure.shape[:2]
-        panels = [Panel((0, 0, width, height), None, True, None, figure)]
+    Parameters
+    ----------
+    figure : (H, W, 3) uint8 RGB figure.
+    settings : :class:`~imagedataextractor.settings.ExtractSettings` (validated when made).
+    panels : the figure's panels when the caller has them already (the article run splits first to
+        decide an uncertain caption); None splits (or not) as ``settings`` say (:func:`figure_panels`).
+    source : the figure's file path or URL, recorded in every result; stem : the results' name
+        (``<stem>`` or ``<stem>_<panel label or index>``, see :class:`ImageResult`).
+
+    Returns
+    -------
+    list[ImageResult]
+        One per panel, in reading order: "done" (measured; only split and classified when
+        ``settings.method`` is None), "skipped" (not a micrograph) or "failed" (a stage raised an
+        :class:`~imagedataextractor.errors.IDEError`, its message in ``reason``).
+    """
+    if panels is None:
+        panels = figure_panels(figure, settings)
     results = []
     for name, panel in zip(_panel_names(stem, panels), panels):
         if not panel.is_micrograph:
@@ -279,128 +279,20 @@ def _figure_results(
             results.append(ImageResult(source, name, "skipped", panel.reason, panel))
             continue
         try:
-            scalebar, segmentation, measured, labels = _measure_panel(panel, settings)
+            results.append(_measure_panel(name, source, panel, settings))
         except IDEError as exc:
             log.warning("%s: failed, %s", name, exc)
             results.append(ImageResult(source, name, "failed", str(exc), panel))
-            continue
-        if scalebar.nm_per_px is None:
-            log.info("%s: no readable scalebar, sizes are in pixels", name)
-        results.append(ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured, labels))
     return results
-
-
-def _provenance_fields(result: ImageResult, settings: _Settings) -> dict:
-    """Method, model and every option that changes the result, for :class:`~imagedataextractor.store.Provenance`."""
-    details = dict(result.raw_segmentation.details) if result.raw_segmentation is not None else {}
-    details.pop("seconds", None)
-    model_name = details.pop("model", None)
-    model_version = details.pop("model_version", None)
-    tu = details.pop("tu", None)
-    samples = details.pop("n_samples", None)
-    options = {"split": settings.split, "scalebar": settings.scalebar, "keep_border": settings.keep_border, "mask_labels": settings.mask_labels}
-    if result.raw_segmentation is None and settings.method.startswith("bpartis"):
-        config = settings.bpartis
-        model_name, tu, samples = config.model, config.tu, config.n_samples
-        options.update(seed=config.seed, precision=config.precision, flips=config.flips)
-    return {
-        "method": settings.method,
-        "model_name": model_name,
-        "model_version": model_version,
-        "tu": tu,
-        "samples": samples,
-        "settings": {**details, **options},
-    }
-
-
-def _store(
-    db: Database,
-    figure: np.ndarray,
-    results: list[ImageResult],
-    settings: _Settings,
-    *,
-    figure_id: int | None = None,
-    doi: str | None = None,
-    locator: str | None = None,
-) -> None:
-    """Save every panel result of one figure. ``figure_id``: the figure's row when the caller
-    already upserted it (a figure of an article, keyed by ``doi`` and ``locator``); otherwise the
-    figure is keyed by its source path."""
-    from .store import DistributionRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
-
-    source = results[0].source
-    if figure_id is None:
-        figure_sha = pixel_sha256(figure)
-        figure_id = db.upsert_figure(source=source or f"array:{figure_sha}", sha256=figure_sha, is_em=any(r.status != "skipped" for r in results))
-    for result in results:
-        panel = result.panel
-        assert panel is not None  # results of a read figure always carry their panel
-        provenance = Provenance(
-            **_provenance_fields(result, settings), source=source, doi=doi, figure_locator=locator, status=result.status, reason=result.reason
-        )
-        bar = result.scalebar
-        scalebar = None
-        if bar.found:
-            scalebar = ScalebarRecord(bar.text, bar.value, bar.unit, bar.length_px, bar.nm_per_px, bar.box_bbox or bar.bar_bbox)
-        distributions: list[DistributionRecord] = []
-        rdf = None
-        measured = result.measurements
-        if measured is not None:
-            for histogram in (measured.size_histogram, measured.aspect_ratio_histogram):
-                column = histogram.quantity if histogram.unit is None else f"{histogram.quantity}_{histogram.unit}"
-                values = measured.particles[column] if column in measured.particles else None
-                counted = values.dropna() if values is not None else None
-                distributions.append(
-                    DistributionRecord(
-                        kind=column,
-                        bin_edges=[float(e) for e in histogram.bin_edges],
-                        counts=[int(c) for c in histogram.counts],
-                        mean=_finite(counted.mean()) if counted is not None and len(counted) else None,
-                        median=_finite(counted.median()) if counted is not None and len(counted) else None,
-                        std=_finite(counted.std(ddof=1)) if counted is not None and len(counted) > 1 else None,
-                    )
-                )
-            if measured.rdf is not None:
-                in_nm = measured.rdf.radii_nm is not None
-                radii = measured.rdf.radii_nm if in_nm else measured.rdf.radii_px
-                dr = measured.rdf.dr_px * (result.nm_per_px or 1.0)
-                rdf = RdfRecord([float(r) for r in radii], [float(g) for g in measured.rdf.g_r], "nm" if in_nm else "px", dr, measured.rdf.n_points)
-        height, width = panel.image.shape[:2]
-        db.save_image_result(
-            ImageRecord(
-                sha256=pixel_sha256(panel.image),
-                width_px=width,
-                height_px=height,
-                provenance=provenance,
-                figure_id=figure_id,
-                bbox_px=panel.bbox,
-                label=panel.label,
-                is_micrograph=panel.is_micrograph,
-                skip_reason=panel.reason,
-                scalebar=scalebar,
-                particles=measured.particles if measured is not None else None,
-                distributions=distributions,
-                rdf=rdf,
-            )
-        )
-
-
-def _finite(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def extract(
     source: str | Path | np.ndarray,
+    settings: ExtractSettings | None = None,
     *,
-    method: str = "bpartis",
-    split: bool = True,
-    scalebar: bool = True,
     db: str | Path | Database | None = None,
-    keep_border: bool = False,
-    mask_labels: bool = True,
-    bpartis: BPartISConfig = BPartISConfig(),
     progress: bool = False,
+    **options: Any,
 ) -> list[ImageResult]:
     """Extract particle statistics from a figure, a directory of figures, or an image array.
 
@@ -408,21 +300,18 @@ def extract(
     ----------
     source : path of an image file, path of a directory (its image files, sorted, not recursive),
         or an (H, W), (H, W, 3) or (H, W, 4) array.
-    method : segmentation method (:data:`imagedataextractor.segment.METHODS`).
-    split : split the figure into panels and skip the non-micrograph ones; False treats the whole
-        image as one micrograph.
-    scalebar : read the scalebar for nm per pixel; False (or no readable bar) gives pixel units,
-        stated by ``nm_per_px is None``. A found bar and its label are inpainted before
-        segmentation so they are not counted as particles.
+    settings : :class:`~imagedataextractor.settings.ExtractSettings`; default: its defaults.
     db : a database (path, SQLAlchemy URL, or an open :class:`~imagedataextractor.store.Database`)
         to save every result in; rerunning with the same settings replaces the earlier rows.
         A file that cannot be read is marked failed in the ``jobs`` table (job ``"extract"``).
-    keep_border : keep particles that touch the panel border.
-    mask_labels : find panel labels printed in the micrograph's corners (the figure's own, and
-        those of the source article's figure it was cut from) and inpaint them, with the box behind
-        them, before segmentation; particles overlapping them are dropped.
-    bpartis : BPartIS settings (model, samples, tu, seed, precision).
     progress : show a tqdm progress bar over the input images.
+    options : fields of :class:`~imagedataextractor.settings.ExtractSettings` replacing those of
+        ``settings``: ``method`` (:data:`imagedataextractor.segment.METHODS`), ``split`` (False
+        treats the whole image as one micrograph), ``scalebar`` (False: pixel units, stated by
+        ``nm_per_px is None``), ``keep_border``, ``mask_labels`` (find panel labels printed in
+        the micrograph's corners, inpaint them before segmentation, drop particles under them),
+        ``bpartis`` (:class:`~imagedataextractor.segment.BPartISConfig`), ``measure``,
+        ``split_config``, ``scalebar_config``.
 
     Returns
     -------
@@ -441,10 +330,11 @@ def extract(
     ('done', 1, None)
     """
     from .imageio import as_rgb, read_image
+    from .persistence import save_figure
     from .store import Database, open_db
 
-    settings = _Settings(method, split, scalebar, keep_border, bpartis, mask_labels)
-    inputs = list(_inputs(source))
+    settings = with_options(settings or ExtractSettings(), options)
+    inputs: Iterable[tuple[str | None, str, np.ndarray | Path]] = list(_inputs(source))
     if progress:
         from tqdm import tqdm
 
@@ -461,10 +351,10 @@ def extract(
                 if database is not None and path is not None:
                     database.mark(path, "failed", str(exc), job="extract")
                 continue
-            figure_results = _figure_results(path, stem, figure, settings)
+            figure_results = extract_figure(figure, settings, source=path, stem=stem)
             results.extend(figure_results)
             if database is not None:
-                _store(database, figure, figure_results, settings)
+                save_figure(database, figure, figure_results, settings)
                 if path is not None:
                     failed = [r for r in figure_results if r.status == "failed"]
                     database.mark(path, "failed" if failed else "done", failed[0].reason if failed else None, job="extract")
@@ -472,3 +362,11 @@ def extract(
         if database is not None and database is not db:
             database.close()
     return results
+
+
+def with_options(settings: ExtractSettings, options: Mapping[str, Any]) -> ExtractSettings:
+    """``settings`` with some fields replaced (validated again); an unknown name is a SettingsError."""
+    unknown = sorted(set(options) - {f.name for f in fields(ExtractSettings)})
+    if unknown:
+        raise SettingsError(f"{', '.join(unknown)}: not a setting (see ExtractSettings)")
+    return replace(settings, **options) if options else settings

@@ -35,6 +35,10 @@ LABEL_VALUES: tuple[tuple[float, str], ...] = (
 _MICRO_SPELLINGS = ("µm", "μm", "um")  # micro sign, Greek mu, plain u
 
 
+#: Where a scalebar is drawn.
+Corner = Literal["bottom-right", "bottom-left", "top-right", "top-left"]
+
+
 @dataclass(frozen=True)
 class ScalebarStyle:
     """How a scalebar is drawn.
@@ -54,7 +58,7 @@ class ScalebarStyle:
     font_size_px: int = 20
     text_gap_px: int = 4
     box_padding_px: int | None = None
-    corner: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
+    corner: Corner = "bottom-right"
     margin_px: int = 12
 
 
@@ -81,7 +85,7 @@ class ScalebarTruth:
         def move(b: BBox | None) -> BBox | None:
             return None if b is None else (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
 
-        return replace(self, bar_bbox=move(self.bar_bbox), text_bbox=move(self.text_bbox), box_bbox=move(self.box_bbox))  # type: ignore[arg-type]
+        return replace(self, bar_bbox=move(self.bar_bbox), text_bbox=move(self.text_bbox), box_bbox=move(self.box_bbox))  # type: ignore[arg-type]  # move keeps None as None
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def font_paths() -> list[str | None]:
 def load_font(path: str | None, size_px: int) -> ImageFont.FreeTypeFont:
     """A font at ``size_px`` pixels; ``path`` None gives Pillow's bundled font."""
     if path is None:
-        return ImageFont.load_default(size=size_px)  # type: ignore[return-value]
+        return ImageFont.load_default(size=size_px)  # type: ignore[return-value]  # Pillow's default font is a FreeTypeFont when a size is given
     return ImageFont.truetype(path, size_px)
 
 
@@ -206,8 +210,8 @@ def degrade(image: np.ndarray, truth: ScalebarTruth, *, scale: float, jpeg_quali
         truth = replace(
             truth,
             length_px=truth.length_px * sx,
-            bar_bbox=resize_box(truth.bar_bbox),  # type: ignore[arg-type]
-            text_bbox=resize_box(truth.text_bbox),  # type: ignore[arg-type]
+            bar_bbox=resize_box(truth.bar_bbox),  # type: ignore[arg-type]  # resize_box keeps None as None
+            text_bbox=resize_box(truth.text_bbox),  # type: ignore[arg-type]  # resize_box keeps None as None
             box_bbox=resize_box(truth.box_bbox),
         )
     if jpeg_quality is not None:
@@ -240,15 +244,15 @@ def random_style(rng: np.random.Generator, *, fonts: Sequence[str | None], image
     boxed = rng.random() < 0.4
     return ScalebarStyle(
         bar_colour="white" if rng.random() < 0.55 else "black",
-        bar_shape=bar_shape,  # type: ignore[arg-type]
+        bar_shape=bar_shape,  # type: ignore[arg-type]  # chosen from the Literal's values
         thickness_px=thickness,
         tick_height_px=tick_height,
-        text_position=("above", "below", "left", "right")[int(rng.choice(4, p=[0.45, 0.35, 0.1, 0.1]))],  # type: ignore[arg-type]
+        text_position=("above", "below", "left", "right")[int(rng.choice(4, p=[0.45, 0.35, 0.1, 0.1]))],
         font_path=fonts[int(rng.integers(len(fonts)))],
         font_size_px=font_size,
         text_gap_px=int(rng.integers(2, 10)),
         box_padding_px=int(rng.integers(3, 12)) if boxed else None,
-        corner=("bottom-right", "bottom-left", "top-right", "top-left")[int(rng.choice(4, p=[0.5, 0.3, 0.1, 0.1]))],  # type: ignore[arg-type]
+        corner=("bottom-right", "bottom-left", "top-right", "top-left")[int(rng.choice(4, p=[0.5, 0.3, 0.1, 0.1]))],
         margin_px=int(rng.integers(0 if boxed else 6, 30)),
     )
 
@@ -278,7 +282,7 @@ def _stands_out(truth: ScalebarTruth, style: ScalebarStyle, background: np.ndarr
 
 
 def draw_legible_scalebar(
-    background: np.ndarray, rng: np.random.Generator, *, fonts: Sequence[str | None], attempts: int = 100, corner: str | None = None
+    background: np.ndarray, rng: np.random.Generator, *, fonts: Sequence[str | None], attempts: int = 100, corner: Corner | None = None
 ) -> tuple[np.ndarray, ScalebarTruth, ScalebarStyle] | None:
     """A random scalebar (label value, style, length from ``rng``) drawn on a copy of the (H, W, 3)
     uint8 ``background``, redrawn until it fits and reads as authors make sure it does (an unboxed

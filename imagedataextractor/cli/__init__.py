@@ -33,7 +33,7 @@ class IDEGroup(click.Group):
     any other exception (a bug) prints its traceback and exits 1. Both pass through
     :func:`~imagedataextractor.redact.redact`, so no credential is printed."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except IDEError as exc:
@@ -56,4 +56,6 @@ def main(verbose: int, quiet: bool) -> None:
 
 
 for _module in pkgutil.iter_modules(__path__):
+    if _module.name.startswith("_"):  # helpers shared by the command modules
+        continue
     importlib.import_module(f"{__name__}.{_module.name}").register(main)

@@ -60,7 +60,7 @@ def import_via_command(via_json: Path, images_dir: Path, out_dir: Path, naming: 
         via_json,
         images_dir=images_dir,
         out_dir=out_dir,
-        naming=naming,  # type: ignore[arg-type]
+        naming=naming,  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
         short_side_px=short_side_px,
         frame_sizes=_read_frame_sizes(frame_sizes) if frame_sizes else None,
         link=link,
@@ -85,16 +85,17 @@ def import_coco_command(coco_json: Path, images_dir: Path, out_dir: Path, link: 
 
 @dataset_group.command("export")
 @click.argument("root", type=_existing_dir)
-@click.option("--format", "format_", type=click.Choice(["coco"]), default="coco", show_default=True)
+@click.option("--format", "format_", type=click.Choice(["coco"]), default="coco", show_default=True, help="Annotation format to write.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSON file to write.")
 @click.option("--encoding", type=click.Choice(["rle", "polygon"]), default="rle", show_default=True, help="rle is lossless; polygon drops holes.")
-@click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True)
+@click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True,
+              help="Export every image, or those listed in train.csv or test.csv.")
 @_json_option
 def export_command(root: Path, format_: str, out_path: Path, encoding: str, split: str, as_json: bool) -> None:
     """Export the instance maps of ROOT as COCO instance JSON (category 1, "particle")."""
     from ..datasets.coco import export_coco
 
-    result = export_coco(root, out_path=out_path, encoding=encoding, split=split, progress=not as_json)  # type: ignore[arg-type]
+    result = export_coco(root, out_path=out_path, encoding=encoding, split=split, progress=not as_json)  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     else:
@@ -104,8 +105,9 @@ def export_command(root: Path, format_: str, out_path: Path, encoding: str, spli
 @dataset_group.command("split")
 @click.argument("root", type=_existing_dir)
 @click.option("--by", type=click.Choice(["publication"]), default="publication", show_default=True, help="Keep the images of one DOI (metadata.csv) on one side.")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="Share of the publications put in the test set.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random choice of test publications.")
 @click.option("--force", is_flag=True, help="Replace existing train.csv/test.csv.")
 @_json_option
 def split_command(root: Path, by: str, test_fraction: float, seed: int, force: bool, as_json: bool) -> None:

@@ -57,13 +57,14 @@ def info(db: str, as_json: bool) -> None:
 
 @click.command("export")
 @db_option
-@click.option("--format", "format_", type=click.Choice(["csv", "parquet", "json"]), default="csv", show_default=True)
+@click.option("--format", "format_", type=click.Choice(["csv", "parquet", "json"]), default="csv", show_default=True,
+              help="One file per table in this format (parquet needs pyarrow).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Directory for one file per table.")
 def export_command(db: str, format_: str, out_dir: str) -> None:
     """Write every table of the database to OUT/<table>.<format>."""
     from ..store import export
 
-    for path in export(db, out_dir, format=format_):  # type: ignore[arg-type]
+    for path in export(db, out_dir, format=format_):  # type: ignore[arg-type]  # click.Choice gives str; its choices are the Literal's values
         click.echo(str(path))
 
 

@@ -11,7 +11,8 @@ import click
 
 from . import exit_for_batch
 from .db import DB_ENV
-from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
+from ..segment.config import METHODS
+from ._options import bpartis_config, bpartis_options
 
 
 @click.command("extract")
@@ -29,22 +30,17 @@ from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
               help="Articles downloaded and parsed at once while figures are segmented.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Harvest config file with keys and URLs (default: $IDE_CONFIG, else ide.toml in the user config directory).")
-@click.option("--method", default="bpartis", show_default=True, help="Segmentation method (see `ide segment --help`).")
+@click.option("--method", type=click.Choice(METHODS), default="bpartis", show_default=True, help="Segmentation method (see `ide segment --help`).")
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the panel border.")
 @click.option("--no-label-mask", is_flag=True,
               help="Segment panel labels printed inside micrographs too (by default they are found, inpainted and their particles dropped).")
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
-@click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
-@click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)
-@click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)
-@click.option("--device", default="cpu", show_default=True, callback=_check_device, help="Run the networks on cpu or cuda (cuda:N).")
-@click.option("--model", default=None, help="BPartIS model bundle name or directory (default: the shipped bpartis-emps).")
+@bpartis_options
 @click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
-def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, samples,
-                    precision, compile_activations, flips, device, model, progress, as_json):
+def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, device,
+                    model, samples, tu, seed, precision, compile_activations, flips, progress, as_json):
     """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
     corpus laid out by DOI) or --doi-list FILE.
@@ -67,26 +63,23 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     Example:
       ide extract --doi-list corpus/demo/dois.txt --out demo-out --method watershed
     """
-    from ..segment import METHODS
-    from ..segment.predict import BPartISConfig
+    from ..document.corpus import is_article_source
+    from ..settings import ExtractSettings
 
-    if method not in METHODS:
-        raise click.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
     if not sources and doi_list is None:
         raise click.UsageError("give figures, articles or --doi-list FILE")
+    config = bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips)
+    settings = ExtractSettings(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
     _check_writable(out_dir)
-    config = BPartISConfig(model=model, n_samples=samples, precision=precision, compile=compile_activations, device=device, flips=flips)
-    options = dict(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
-    from ..literature import is_article_source
 
     article_sources = [s for s in sources if is_article_source(s)]
     if doi_list is not None or article_sources:
         if len(article_sources) != len(sources):
             images = ", ".join(str(s) for s in sources if s not in article_sources)
             raise click.UsageError(f"give either figures or articles, not both (not articles: {images})")
-        _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, config_file, options, progress, as_json)
+        _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, config_file, settings, progress, as_json)
     else:
-        _extract_images(sources, out_dir, db, options, as_json)
+        _extract_images(sources, out_dir, db, settings, as_json)
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -99,13 +92,13 @@ def _check_writable(out_dir: Path) -> None:
         raise click.ClickException(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
 
 
-def _extract_images(sources, out_dir: Path, db, options: dict, as_json: bool) -> None:
+def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None:
     from ..errors import IDEError
     from ..pipeline import extract
 
     results = []
     for source in sources:
-        results.extend(extract(source, db=db, **options))
+        results.extend(extract(source, settings, db=db))
     for result in results:
         try:
             result.save(out_dir)
@@ -127,7 +120,7 @@ def _extract_images(sources, out_dir: Path, db, options: dict, as_json: bool) ->
     exit_for_batch(counts["failed"], len(results))
 
 
-def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, config_file, options: dict, progress, as_json: bool) -> None:
+def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, config_file, settings, progress, as_json: bool) -> None:
     from ..harvest import HarvestConfig, load_settings, read_doi_list
     from ..literature import extract_articles
 
@@ -142,7 +135,7 @@ def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers:
             harvest_config=HarvestConfig(article_workers=workers),
             harvest_settings=load_settings(config_file=config_file) if dois else None,
             progress=sys.stderr.isatty() if progress is None else progress,
-            **options,
+            settings=settings,
         )
     except KeyboardInterrupt:
         click.echo("Interrupted: run the same command again to resume where it stopped.", err=True)

@@ -7,65 +7,16 @@ from pathlib import Path
 
 import click
 
-METHOD_NAMES = ("bpartis", "bpartis-bayesian", "bpartis-discriminative", "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
-
-
-COMPILE_HELP = ("BPartIS: run its per-sample part compiled by torch.compile (same dropout masks and metrics; about 1.2x faster "
-                "after ~12 s of compiling once per process; needs a C++ compiler).")
-
-
-FLIPS_HELP = ("BPartIS Bayesian: spread the T samples over the image and its left-right, up-down and double flips, "
-              "averaged back in the image's frame (test-time augmentation, the same T passes). Default: the model's setting.")
-
-
-def _bpartis_options(func):
-    func = click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)(func)
-    func = click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)(func)
-    func = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
-                        help="bf16: bfloat16 convolutions, about 1.6x faster on CPUs with AVX512-BF16/AMX.")(func)
-    func = click.option("--seed", default=0, show_default=True, help="Seed of the dropout masks.")(func)
-    func = click.option("--tu", type=float, default=None, help="Uncertainty threshold (default: the model's, 0.0125).")(func)
-    func = click.option("--samples", "-T", type=int, default=None, help="MC-dropout samples (default: the model's, 30).")(func)
-    func = click.option("--model", default=None, help="Model bundle name or directory (default: the shipped bpartis-emps).")(func)
-    func = click.option("--device", default="cpu", show_default=True, callback=_check_device,
-                        help="Run the networks on cpu or cuda (cuda:N); clustering stays on the CPU.")(func)
-    return func
-
-
-def _check_device(ctx, param, device: str) -> str:
-    """A click callback: a usage error, not a traceback, for a device this PyTorch cannot use."""
-    if device == "cpu":
-        return device
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise click.BadParameter(f"{device!r} is not a device (use cpu or cuda)", ctx=ctx, param=param) from None
-    if parsed.type not in ("cpu", "cuda"):
-        raise click.BadParameter(f"{device!r}: only cpu and cuda are supported", ctx=ctx, param=param)
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise click.BadParameter("CUDA is not available to this PyTorch (a CPU build, or no GPU); use cpu", ctx=ctx, param=param)
-    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise click.BadParameter(f"{device!r}: this machine has {torch.cuda.device_count()} GPU(s)", ctx=ctx, param=param)
-    return device
-
-
-def _bpartis_config(model, samples, tu, seed, precision, compile_activations=False, device="cpu", flips=None):
-    from ..segment.predict import BPartISConfig
-
-    if samples is not None and samples < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--samples")
-    return BPartISConfig(model=model, n_samples=samples, tu=tu, seed=seed, precision=precision, compile=compile_activations,
-                         device=device, flips=flips)
+from ..segment.config import METHODS
+from ._options import bpartis_config, bpartis_options, check_device
 
 
 @click.command("segment")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Instance map to write (uint16 PNG, 0 = background).")
-@click.option("--method", type=click.Choice(METHOD_NAMES), default="bpartis", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="bpartis", show_default=True, help="Segmentation method.")
 @click.option("--mode", type=click.Choice(["bayesian", "discriminative"]), default=None, help="BPartIS mode (shortcut for --method bpartis-*).")
-@_bpartis_options
+@bpartis_options
 @click.option("--keep-border", is_flag=True, help="Keep particles touching the image border.")
 @click.option("--uncertainty-out", type=click.Path(path_type=Path), default=None, help="Write the per-pixel uncertainty as a 16-bit PNG (scaled to log 2 = 65535).")
 @click.option("--json", "as_json", is_flag=True, help="Print {n_particles, seconds} as JSON.")
@@ -84,7 +35,7 @@ def segment_command(image, out, method, mode, device, model, samples, tu, seed, 
         method = "bpartis-discriminative"
     pixels = read_image(image)
     started = time.perf_counter()
-    result = segment(pixels, method=method, keep_border=keep_border, bpartis=_bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips))
+    result = segment(pixels, method=method, keep_border=keep_border, bpartis=bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips))
     seconds = time.perf_counter() - started
     _write_png(out, result.labels.astype(np.uint16))
     if uncertainty_out is not None:
@@ -115,14 +66,14 @@ def _write_png(path: Path, array) -> None:
 @click.option("--method", "train_method", type=click.Choice(["bpartis", "unet", "dilated-unet-crf", "maskrcnn"]), default="bpartis", show_default=True,
               help="Network to train: BPartIS, a learned baseline's U-Net, or Mask R-CNN (needs the 'maskrcnn' extra).")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path), help="Checkpoint directory (default: runs/METHOD).")
-@click.option("--epochs", default=300, show_default=True)
+@click.option("--epochs", default=300, show_default=True, help="Passes over the training images.")
 @click.option("--size", "crop", default=256, show_default=True, help="Training crop size in pixels (cut from 512-px images).")
-@click.option("--batch", default=5, show_default=True)
+@click.option("--batch", default=5, show_default=True, help="Crops per optimiser step.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default: 3e-4 for bpartis, 1e-4 for the U-Nets, 1e-3 (AdamW) for maskrcnn).")
 @click.option("--lr-schedule", type=click.Choice(["constant", "poly"]), default="constant", show_default=True,
               help="poly: lr * (1 - epoch/epochs)^0.9, the original BPartIS schedule (a resumed run with another --epochs decays toward it).")
-@click.option("--device", default="cpu", show_default=True, callback=_check_device, help="cpu or cuda (cuda:N).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, callback=check_device, help="cpu or cuda (cuda:N).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the weights' initialisation, the crops and the augmentation.")
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="Share of the split's publications held out for validation (chosen by a hash of the DOI). 0: train on every "
                    "image, e.g. to retrain with a recipe chosen on validation; val_loss and best.pt then follow the training loss.")
@@ -172,7 +123,7 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
 @click.option("--method", default="bpartis", show_default=True,
               help="A method of 'ide segment --method', several separated by commas, or 'all' (every registered method).")
 @click.option("--mode", type=click.Choice(["bayesian", "discriminative"]), default=None, help="BPartIS mode (shortcut for --method bpartis or bpartis-discriminative).")
-@_bpartis_options
+@bpartis_options
 @click.option("--method-model", "method_models", multiple=True, metavar="METHOD=MODEL",
               help="Model bundle for one method, overriding --model for it (repeatable); METHOD 'bpartis' covers its three modes.")
 @click.option("--limit", type=int, default=None, help="Only the first N images.")
@@ -194,7 +145,7 @@ def evaluate_command(data, split, method, mode, device, model, samples, tu, seed
     from ..evaluate.figures import save_overlay_grid, save_sweep_plot
     from ..evaluate.report import comparison_table, sweep_table
 
-    config = _bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips)
+    config = bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips)
     if sweep_tu:
         if grid_path is not None:
             raise click.UsageError("--grid draws a method comparison; leave out --sweep-tu")
@@ -259,7 +210,7 @@ def models_group():
 
 
 @models_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the bundles as a JSON list.")
 def models_list(as_json):
     """Model bundles found on the search path."""
     from ..models import list_models
@@ -300,7 +251,7 @@ def models_verify(model):
 def models_import(checkpoint, name, out_dir):
     """Import a checkpoint saved by the original BPartIS / ImageDataExtractor 2.0 code."""
     from ..models import user_model_dir
-    from ..models.convert import import_ide2_checkpoint
+    from ..segment.ide2_checkpoint import import_ide2_checkpoint
 
     bundle = import_ide2_checkpoint(checkpoint, out_dir or user_model_dir() / name, name=name)
     click.echo(f"imported {checkpoint} as {bundle.name} -> {bundle.path} (use --model {bundle.name})")

@@ -13,8 +13,9 @@ Stems are ``<doi with "." for the first "/">.<locator>-<k>`` (k: the panel's 1-b
 reading order), escaped like corpus file names, so that EMPS's ``<doi>.<locator>`` naming still
 tells a file's DOI and figure.
 
-Which panels are kept: every figure of every harvested article is split into panels, and the panels
-:func:`imagedataextractor.figsplit.split_figure` classifies as micrographs are kept, whether or not
+Which panels are kept: every figure of every harvested article is split into panels by the runner
+(:func:`imagedataextractor.pipeline.extract_figure`, with :data:`SPLIT_ONLY`: nothing is segmented),
+and the panels classified as micrographs are kept, whether or not
 the caption names electron microscopy (captions miss some; ``microscopy`` says what the caption
 named). Near-duplicates (a figure reused in another article, or the same panel twice) are dropped:
 two panels are duplicates when the Hamming distance of their 64-bit perceptual hashes
@@ -42,9 +43,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ..document.corpus import article_file, safe_filename
+from ..doi import emps_stem
+from ..document.corpus import article_file
 from ..errors import DatasetError, IDEError
 from ..imageio import read_image
+from ..settings import ExtractSettings
 from .layout import IMAGES, METADATA, METADATA_COLUMNS, SEGMAPS, list_stems, with_progress
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ VIA_PROJECT = "via_project.json"
 EXTRA_COLUMNS = ("panel", "panel_label", "bbox_px", "microscopy", "caption", "source_url", "licence")
 #: The VIA release whose project format is written (``_via_data_format_version``).
 VIA_FORMAT_VERSION = "2.0.10"
+#: The runner's settings for a build: split and classify the panels; no scalebar, labels or segmentation.
+SPLIT_ONLY = ExtractSettings(method=None, scalebar=False, mask_labels=False)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ class BuildReport:
 
 def panel_stem(doi: str, locator: str, index: int) -> str:
     """File stem of panel ``index`` (1-based) of figure ``locator`` of ``doi`` (see module docstring)."""
-    return safe_filename(f"{doi.replace('/', '.', 1)}.{locator}-{index}")
+    return emps_stem(doi, locator, index)
 
 
 class _Deduplicator:
@@ -222,8 +227,8 @@ def build_dataset(
     (2, True)
     """
     from ..document import parse_article
-    from ..figsplit import split_figure
     from ..harvest import harvest
+    from ..pipeline import extract_figure
     from ..harvest.provenance import read_provenance
 
     out_dir = Path(out_dir)
@@ -265,13 +270,14 @@ def build_dataset(
                 failures.append(BuildFailure(item, "no image file was harvested for this figure"))
                 continue
             try:
-                panels = split_figure(read_image(figure.image_path))
+                results = extract_figure(read_image(figure.image_path), SPLIT_ONLY, source=str(figure.image_path))
             except IDEError as exc:
                 failures.append(BuildFailure(item, str(exc)))
                 continue
-            counts["panels"] += len(panels)
-            for index, panel in enumerate(panels, start=1):
-                if not panel.is_micrograph:
+            counts["panels"] += len(results)
+            for index, result in enumerate(results, start=1):
+                panel = result.panel
+                if result.status != "done" or panel is None:
                     continue
                 counts["micrographs"] += 1
                 stem = panel_stem(doi, figure.locator, index)
@@ -401,15 +407,17 @@ def write_via_project(path: Path, images: Iterable[DatasetImage], *, images_dir:
 
 def _record_in_db(db: str | Path, articles: list[tuple[str, Article, str | None]], images: list[DatasetImage]) -> None:
     """Upsert the articles and the figures that gave images (caption, microscopy, materials)."""
+    from ..persistence import ArticleInfo, FigureInfo, save_article, save_figure
     from ..store import open_db
 
     kept = {(image.doi, image.locator) for image in images}
     with open_db(db) as database:
         for doi, article, source in articles:
-            database.upsert_article(doi, title=article.title, journal=article.journal, publisher=article.publisher, licence=article.licence, source=source)
+            save_article(database, ArticleInfo(doi, article.title, article.journal, article.publisher, article.licence, source))
             for figure in article.figures:
                 if (doi, figure.locator) in kept:
-                    database.upsert_figure(
+                    info = FigureInfo(
                         doi=doi, locator=figure.locator, label=figure.label, caption=figure.caption,
-                        microscopy_type=" ".join(figure.em.microscopy) or None, materials=figure.em.materials, is_em=figure.em.is_em,
+                        microscopy=figure.em.microscopy, materials=figure.em.materials, is_em=figure.em.is_em,
                     )
+                    save_figure(database, None, info=info)

@@ -45,7 +45,7 @@ from .layout import (
     write_image,
     write_instance_map,
 )
-from .via import polygon_mask
+from .rasterise import polygon_mask
 
 Encoding = Literal["rle", "polygon"]
 #: The one category of an EMPS-style set.

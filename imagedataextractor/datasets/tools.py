@@ -353,7 +353,7 @@ class MapAgreement:
 
 def compare_instance_maps(labels: np.ndarray, reference: np.ndarray) -> MapAgreement:
     """Compare two (H, W) instance maps of the same image; raises :class:`DatasetError` on a shape mismatch."""
-    from ..evaluate.metrics import iou_matrix
+    from ..labelmaps import iou_matrix
 
     labels, reference = np.asarray(labels), np.asarray(reference)
     if labels.shape != reference.shape:

@@ -59,6 +59,7 @@ from .layout import (
     write_image,
     write_instance_map,
 )
+from .rasterise import Ellipse, Polygon, fill_shape
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +78,6 @@ class ViaEntry:
     filename: str
     regions: tuple[dict, ...]
     file_attributes: Mapping[str, object]
-
-
-@dataclass(frozen=True)
-class _Polygon:
-    xs: np.ndarray  # frame x of the vertices, float64
-    ys: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Ellipse:
-    cx: float
-    cy: float
-    rx: float
-    ry: float
-    theta: float  # radians, rotation of the rx axis, clockwise on screen
 
 
 def read_via(path: str | Path) -> tuple[list[ViaEntry], list[Problem]]:
@@ -150,7 +136,7 @@ def _finite_array(values: list, name: str) -> np.ndarray:
     return array
 
 
-def _parse_shape(region: Mapping[str, object]) -> _Polygon | _Ellipse:
+def _parse_shape(region: Mapping[str, object]) -> Polygon | Ellipse:
     attributes = region.get("shape_attributes") if isinstance(region, Mapping) else None
     if not isinstance(attributes, dict):
         raise ValueError("no shape_attributes")
@@ -161,26 +147,26 @@ def _parse_shape(region: Mapping[str, object]) -> _Polygon | _Ellipse:
             raise ValueError("all_points_x and all_points_y must be lists of equal length")
         if len(xs) < 3:
             raise ValueError(f"{name} has {len(xs)} points; an outline needs at least 3")
-        return _Polygon(_finite_array(xs, "all_points_x"), _finite_array(ys, "all_points_y"))
+        return Polygon(_finite_array(xs, "all_points_x"), _finite_array(ys, "all_points_y"))
     if name == "rect":
         x, y, width, height = _numbers(attributes, "x", "y", "width", "height")
         if width <= 0 or height <= 0:
             raise ValueError(f"rect has width {width:g} and height {height:g}; both must be > 0")
-        return _Polygon(np.array([x, x + width, x + width, x]), np.array([y, y, y + height, y + height]))
+        return Polygon(np.array([x, x + width, x + width, x]), np.array([y, y, y + height, y + height]))
     if name == "circle":
         cx, cy, r = _numbers(attributes, "cx", "cy", "r")
         if r <= 0:
             raise ValueError(f"circle has radius {r:g}; it must be > 0")
-        return _Ellipse(cx, cy, r, r, 0.0)
+        return Ellipse(cx, cy, r, r, 0.0)
     if name == "ellipse":
         cx, cy, rx, ry, theta = _numbers({"theta": 0.0, **attributes}, "cx", "cy", "rx", "ry", "theta")
         if rx <= 0 or ry <= 0:
             raise ValueError(f"ellipse has radii {rx:g}, {ry:g}; both must be > 0")
-        return _Ellipse(cx, cy, rx, ry, theta)
+        return Ellipse(cx, cy, rx, ry, theta)
     raise ValueError(f"shape {name!r} has no area (supported: polygon, polyline, rect, circle, ellipse)")
 
 
-def _parse_shapes(regions: Sequence[Mapping[str, object]], *, item: str) -> list[_Polygon | _Ellipse]:
+def _parse_shapes(regions: Sequence[Mapping[str, object]], *, item: str) -> list[Polygon | Ellipse]:
     shapes = []
     for number, region in enumerate(regions, start=1):
         try:
@@ -188,87 +174,6 @@ def _parse_shapes(regions: Sequence[Mapping[str, object]], *, item: str) -> list
         except ValueError as exc:
             raise DatasetError(f"{item}: region {number}: {exc}") from None
     return shapes
-
-
-_Box = tuple[slice, slice, np.ndarray]  # rows, cols of a box of the map and the (rows, cols) bool mask in it
-# Scanline rows handled at once, bounding the (rows, edges) crossing table of a huge polygon.
-_CROSSING_TABLE_SIZE = 1 << 21
-
-
-def _polygon_rows(xs: np.ndarray, ys: np.ndarray, rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Even-odd spans of a polygon (map pixel coordinates) on the scanlines through the centres of
-    ``rows``: (row index into ``rows``, first column, end column) of each span, columns clipped to [0, width]."""
-    x0, y0, x1, y1 = xs, ys, np.roll(xs, -1), np.roll(ys, -1)
-    centres = rows[:, None] + 0.5
-    # Half-open in y, so a vertex on a scanline counts once and horizontal edges never cross.
-    crosses = (np.minimum(y0, y1) <= centres) & (centres < np.maximum(y0, y1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at = x0 + (centres - y0) * (x1 - x0) / (y1 - y0)
-    at = np.sort(np.where(crosses, at, np.inf), axis=1)[:, : int(crosses.sum(axis=1).max(initial=0))]
-    starts, ends = at[:, 0::2], at[:, 1::2]
-    valid = np.isfinite(ends)
-    # Pixel j (centre j + 0.5) is inside a span [start, end) when start <= j + 0.5 < end.
-    first = np.clip(np.ceil(starts[valid] - 0.5), 0, width).astype(np.intp)
-    end = np.clip(np.ceil(ends[valid] - 0.5), 0, width).astype(np.intp)
-    return np.nonzero(valid)[0], first, end
-
-
-def _fill_polygon(xs: np.ndarray, ys: np.ndarray, shape_hw: tuple[int, int]) -> _Box | None:
-    """Pixels whose centres are inside a polygon given in map pixel coordinates (even-odd rule; a
-    centre exactly on an edge belongs to the polygon on its right or below, so polygons that share
-    an edge neither overlap nor leave a gap)."""
-    height, width = shape_hw
-    row0, row1 = max(0, math.ceil(ys.min() - 0.5)), min(height, math.ceil(ys.max() - 0.5))
-    if row0 >= row1:
-        return None
-    block = max(1, _CROSSING_TABLE_SIZE // xs.size)
-    spans = [_polygon_rows(xs, ys, np.arange(r, min(r + block, row1), dtype=np.float64), width) for r in range(row0, row1, block)]
-    offsets = np.cumsum([0] + [min(block, row1 - r) for r in range(row0, row1, block)])[:-1]
-    span_rows = np.concatenate([s[0] + o for s, o in zip(spans, offsets)])
-    first, end = np.concatenate([s[1] for s in spans]), np.concatenate([s[2] for s in spans])
-    keep = end > first
-    if not keep.any():
-        return None
-    span_rows, first, end = span_rows[keep], first[keep], end[keep]
-    col0, col1 = int(first.min()), int(end.max())
-    edges = np.zeros((row1 - row0, col1 - col0 + 1), np.int32)
-    np.add.at(edges, (span_rows, first - col0), 1)
-    np.add.at(edges, (span_rows, end - col0), -1)
-    return slice(row0, row1), slice(col0, col1), np.cumsum(edges, axis=1)[:, :-1] > 0
-
-
-def _fill_ellipse(shape: _Ellipse, scale: tuple[float, float], shape_hw: tuple[int, int]) -> _Box | None:
-    sx, sy = scale
-    height, width = shape_hw
-    reach = max(shape.rx, shape.ry)
-    col0, col1 = max(0, math.floor((shape.cx - reach) * sx)), min(width, math.ceil((shape.cx + reach) * sx) + 1)
-    row0, row1 = max(0, math.floor((shape.cy - reach) * sy)), min(height, math.ceil((shape.cy + reach) * sy) + 1)
-    if col0 >= col1 or row0 >= row1:
-        return None
-    rows, cols = np.ogrid[row0:row1, col0:col1]
-    # Test each pixel centre in the frame's coordinates, where the shape is a plain rotated ellipse.
-    dx, dy = (cols + 0.5) / sx - shape.cx, (rows + 0.5) / sy - shape.cy
-    cos, sin = math.cos(shape.theta), math.sin(shape.theta)
-    inside = ((dx * cos + dy * sin) / shape.rx) ** 2 + ((dy * cos - dx * sin) / shape.ry) ** 2 <= 1.0
-    return slice(row0, row1), slice(col0, col1), inside
-
-
-def _fill(shape: _Polygon | _Ellipse, scale: tuple[float, float], shape_hw: tuple[int, int]) -> _Box | None:
-    """The output pixels whose centres lie inside ``shape`` (see the module docstring), or None."""
-    if isinstance(shape, _Polygon):
-        return _fill_polygon(shape.xs * scale[0], shape.ys * scale[1], shape_hw)
-    return _fill_ellipse(shape, scale, shape_hw)
-
-
-def polygon_mask(xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray, *, height_px: int, width_px: int) -> np.ndarray:
-    """(height_px, width_px) bool mask of the pixels whose centres lie inside the polygon with
-    vertices ``xs``, ``ys`` in continuous pixel coordinates (pixel (0, 0) covers [0, 1) x [0, 1));
-    even-odd rule, clipped to the map (the convention of the module docstring)."""
-    mask = np.zeros((height_px, width_px), bool)
-    box = _fill_polygon(np.asarray(xs, np.float64), np.asarray(ys, np.float64), (height_px, width_px))
-    if box is not None:
-        mask[box[0], box[1]] = box[2]
-    return mask
 
 
 def regions_to_instance_map(
@@ -309,7 +214,7 @@ def regions_to_instance_map(
     scale = (width_px / frame_w, height_px / frame_h)
     labels = np.zeros((height_px, width_px), np.uint16)
     for label, shape in enumerate(_parse_shapes(regions, item=item), start=1):
-        box = _fill(shape, scale, (height_px, width_px))
+        box = fill_shape(shape, scale, (height_px, width_px))
         if box is not None:
             labels[box[0], box[1]][box[2]] = label
     return labels
@@ -426,9 +331,9 @@ def import_via(
     return report
 
 
-def _extent(shape: _Polygon | _Ellipse, axis: int) -> float:
+def _extent(shape: Polygon | Ellipse, axis: int) -> float:
     """Width (axis 0) or height (axis 1) of a shape in frame pixels."""
-    if isinstance(shape, _Polygon):
+    if isinstance(shape, Polygon):
         return float(np.ptp(shape.xs if axis == 0 else shape.ys))
     cos, sin = math.cos(shape.theta), math.sin(shape.theta)
     if axis == 1:
@@ -436,7 +341,7 @@ def _extent(shape: _Polygon | _Ellipse, axis: int) -> float:
     return 2.0 * math.hypot(shape.rx * cos, shape.ry * sin)
 
 
-def _scale_guess(shapes: Sequence[_Polygon | _Ellipse], reference: np.ndarray) -> float | None:
+def _scale_guess(shapes: Sequence[Polygon | Ellipse], reference: np.ndarray) -> float | None:
     """Frame-to-map scale: the median ratio of map extent to shape extent, over the instances and
     axes where the map's instance is not clipped by the border and spans at least 8 px."""
     from scipy.ndimage import find_objects

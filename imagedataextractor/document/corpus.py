@@ -9,77 +9,32 @@
         provenance.json               <- where it all came from, and the harvest status
 
 ``ide harvest`` writes this layout, and a publisher's bulk (TDM) download arranged the same way is
-read the same way. DOI -> directory name: the DOI is lower-cased (DOIs are case-insensitive),
-every character other than ``a-z 0-9 . -`` is percent-escaped as UTF-8 bytes (so ``_``
-becomes ``%5F`` and ``%`` becomes ``%25``), a leading "." is escaped, and then "/" is written "_".
-The mapping is reversible (:func:`dirname_to_doi`) and a name never contains "/" nor is "." or
-"..", so no DOI (``10.1234/../../etc``) can name a path outside the corpus.
+read the same way. The directory name of a DOI is :func:`imagedataextractor.doi.doi_to_dirname`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
 
-from ..errors import IDEError
+from ..errors import DocumentError
+from ..doi import MAX_NAME_BYTES, DoiError, dirname_to_doi, doi_to_dirname, normalise_doi, safe_filename
 
 ARTICLE_STEM = "article"
 ARTICLE_SUFFIXES = (".xml", ".html")
 FIGURES_DIR = "figures"
 PROVENANCE_FILE = "provenance.json"
-#: Longest directory or file name written (bytes); most file systems allow 255.
-MAX_NAME_BYTES = 240
+#: File name endings read as article files in a directory (besides the corpus layout's article.*).
+ARTICLE_FILE_SUFFIXES = (*ARTICLE_SUFFIXES, ".htm")
 
-_DOI_RE = re.compile(r"^10\.\d{4,9}(?:\.\d+)*/\S+$")
-_DOI_PREFIXES = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/|info:doi/)", re.IGNORECASE)
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+if TYPE_CHECKING:
+    from .types import Figure
 
-
-class DoiError(IDEError):
-    """A string is not a DOI, or cannot be stored under one."""
-
-
-def normalise_doi(text: str) -> str:
-    """The DOI in ``text``, lower-cased, without a "doi:" or "https://doi.org/" prefix.
-
-    Raises :class:`DoiError` when ``text`` is not a DOI ("10.<registrant>/<suffix>").
-    """
-    doi = text.strip()
-    if _DOI_PREFIXES.match(doi):
-        doi = unquote(_DOI_PREFIXES.sub("", doi))
-    doi = doi.lower()
-    if not _DOI_RE.match(doi) or any(ord(c) < 32 for c in doi):
-        raise DoiError(f"{text.strip()!r}: not a DOI (expected 10.<registrant>/<suffix>)")
-    return doi
-
-
-def _escape(text: str, *, keep: frozenset[str]) -> str:
-    out = "".join(c if c in keep else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in text)
-    return "%2E" + out[1:] if out.startswith(".") else out
-
-
-def doi_to_dirname(doi: str) -> str:
-    """The directory name of ``doi`` in a corpus (see the module docstring); reversible."""
-    doi = normalise_doi(doi)
-    name = _escape(doi, keep=_SAFE | {"/"}).replace("/", "_")
-    if len(name.encode()) > MAX_NAME_BYTES:
-        raise DoiError(f"{doi}: DOI too long for a directory name ({len(name)} > {MAX_NAME_BYTES} bytes)")
-    return name
-
-
-def dirname_to_doi(name: str) -> str:
-    """The DOI a corpus directory name stands for (inverse of :func:`doi_to_dirname`)."""
-    return normalise_doi(unquote(name.replace("_", "/")))
-
-
-def safe_filename(text: str) -> str:
-    """``text`` as a single, harmless file name (for figure locators, which come from the article)."""
-    name = _escape(text, keep=_SAFE)
-    if not name or len(name.encode()) > MAX_NAME_BYTES:
-        raise DoiError(f"{text[:60]!r}: cannot be used as a file name")
-    return name
+__all__ = [
+    "ARTICLE_FILE_SUFFIXES", "ARTICLE_STEM", "ARTICLE_SUFFIXES", "FIGURES_DIR", "MAX_NAME_BYTES", "PROVENANCE_FILE", "DoiError", "article_dir", "article_file",
+    "dirname_to_doi", "doi_to_dirname", "figure_file", "figure_image", "find_articles", "is_article_source", "iter_articles", "normalise_doi", "safe_filename",
+]
 
 
 def article_dir(corpus: str | Path, doi: str) -> Path:
@@ -110,3 +65,41 @@ def iter_articles(corpus: str | Path) -> Iterator[tuple[str, Path]]:
                 yield dirname_to_doi(directory.name), path
             except DoiError:
                 continue
+
+
+def is_article_source(path: str | Path) -> bool:
+    """True for an article file (.xml, .html, .htm), an article directory of a corpus, or a
+    directory holding either; False for image files and folders of images."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() in ARTICLE_FILE_SUFFIXES
+    return path.is_dir() and bool(find_articles(path))
+
+
+def find_articles(path: str | Path) -> list[Path]:
+    """The article files of ``path``: the file itself; an article directory's ``article.*``; or,
+    for any other directory, the articles of the corpus laid out in it by DOI followed by the
+    article files lying in it directly (sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DocumentError(f"{path}: no such file or directory")
+    own = article_file(path)
+    if own is not None:
+        return [own]
+    in_corpus = [file for _doi, file in iter_articles(path)]
+    loose = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ARTICLE_FILE_SUFFIXES)
+    return in_corpus + loose
+
+
+def figure_image(figure: Figure, article_path: Path | None) -> Path | None:
+    """The figure's image file: the corpus layout's ``figures/<locator>.*``, else the figure's
+    href when it names a file next to the article (publisher HTML saved with its images)."""
+    if figure.image_path is not None:
+        return figure.image_path
+    if article_path is None or not figure.href or "://" in figure.href:
+        return None
+    candidate = (article_path.parent / figure.href).resolve()
+    folder = article_path.parent.resolve()
+    return candidate if candidate.is_file() and folder in candidate.parents else None

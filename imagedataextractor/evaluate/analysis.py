@@ -35,7 +35,8 @@ import numpy as np
 from ..measure.distributions import radial_distribution
 from ..measure.particles import particle_table
 from ..errors import ImageError
-from .metrics import _check_map, _check_pair, histogram_cosine_distance, rdf_rmse
+from ..labelmaps import check_map, check_pair
+from .metrics import EvaluationError
 
 #: Images with fewer ground-truth particles than this are left out of the check (the paper's 30).
 MIN_GT_PARTICLES = 30
@@ -98,7 +99,7 @@ class ParticleStats:
 
 def particle_stats(labels: np.ndarray) -> ParticleStats:
     """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`."""
-    labels = _check_map(labels, "labels")
+    labels = check_map(labels, "labels")
     table = particle_table(labels, nm_per_px=None, uncertainty=None)
     inner = table[~table["touches_border"]]
     aspect = inner["aspect_ratio_feret"].to_numpy()
@@ -164,5 +165,72 @@ def particle_analysis(gt: np.ndarray, pred: np.ndarray) -> ParticleAnalysis:
     >>> round(particle_analysis(gt, gt).size_hist_cosine, 12), particle_analysis(gt, pred).n_pred
     (0.0, 3)
     """
-    gt, pred = _check_pair(gt, pred)
+    gt, pred = check_pair(gt, pred)
     return compare_stats(particle_stats(gt), particle_stats(pred))
+
+
+def histogram_cosine_distance(a_values: np.ndarray, b_values: np.ndarray, *, bins: int | np.ndarray) -> float:
+    """Cosine distance 1 - cos(h_a, h_b) between the histograms of two samples on common bins.
+
+    Used to compare particle-size distributions (e.g. areas in nm^2 from two methods): 0 when the
+    histograms are proportional, 1 when they share no bin. Only the shape of the distributions
+    counts, not the number of particles.
+
+    Parameters
+    ----------
+    a_values, b_values : 1-D arrays of one quantity, in the same unit.
+    bins : number of equal-width bins over the range of both samples together, or monotonically
+        increasing bin edges (values outside the edges are not counted).
+
+    Returns
+    -------
+    float in [0, 1]; 1 when exactly one histogram is empty, NaN when both are.
+
+    Example
+    -------
+    >>> histogram_cosine_distance(np.array([1.0, 1.0]), np.array([3.0]), bins=2)  # no common bin
+    1.0
+    """
+    a = np.asarray(a_values, dtype=np.float64).ravel()
+    b = np.asarray(b_values, dtype=np.float64).ravel()
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise EvaluationError("histogram_cosine_distance: values must be finite")
+    if np.ndim(bins) == 0:
+        if int(bins) < 1:
+            raise EvaluationError(f"bins: need at least one bin, got {bins}")
+        both = np.concatenate([a, b])
+        edges = np.histogram_bin_edges(both, bins=int(bins)) if both.size else np.array([0.0, 1.0])
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise EvaluationError("bins: edges must be a 1-D increasing array of at least 2 values")
+    h_a = np.histogram(a, bins=edges)[0].astype(np.float64)
+    h_b = np.histogram(b, bins=edges)[0].astype(np.float64)
+    norm = float(np.linalg.norm(h_a) * np.linalg.norm(h_b))
+    if norm == 0.0:
+        return math.nan if not (h_a.any() or h_b.any()) else 1.0
+    return max(0.0, 1.0 - float(h_a @ h_b) / norm)
+
+
+def rdf_rmse(g1: np.ndarray, g2: np.ndarray) -> float:
+    """Root-mean-square difference between two radial distribution functions g(r).
+
+    Parameters
+    ----------
+    g1, g2 : 1-D arrays of g(r) (dimensionless) sampled at the same radii.
+
+    Returns
+    -------
+    float >= 0.
+
+    Example
+    -------
+    >>> rdf_rmse(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1.0, 4.0]))
+    1.7320508075688772
+    """
+    a, b = np.asarray(g1, dtype=np.float64), np.asarray(g2, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise EvaluationError(f"rdf_rmse: need two non-empty 1-D curves of equal length, got {a.shape} and {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise EvaluationError("rdf_rmse: g(r) values must be finite")
+    return float(np.sqrt(np.mean((a - b) ** 2)))

@@ -1,5 +1,6 @@
-"""Instance-segmentation metrics: the BPartIS paper's AP family, COCO mask mAP and F1, plus the
-distribution distances used to compare particle analyses.
+"""Instance-segmentation metrics: the BPartIS paper's AP family, COCO mask mAP and F1 (the
+distribution distances of particle analyses are in :mod:`.analysis`, instance overlaps in
+:mod:`imagedataextractor.labelmaps`).
 
 Every function takes a ground-truth and a predicted instance map: (H, W) integer arrays, 0 =
 background, any positive ids (not necessarily contiguous), at the image's native resolution (the
@@ -33,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..errors import IDEError, ImageError
+from ..errors import IDEError
+from ..labelmaps import check_pair, instance_overlap, iou_matrix
 
 #: IoU thresholds of the paper metric: 0.00, 0.05, ..., 0.95 (a match needs IoU > t).
 PAPER_IOU_THRESHOLDS = np.round(np.arange(20) * 0.05, 2)
@@ -46,7 +48,6 @@ METRIC_KEYS = ("AP", "AP50", "AP75", "mIoU", "mAP_coco", "F1_50")
 
 # Above this label value, ids are compacted with np.unique instead of a lookup table, so that a map
 # with a few huge ids does not allocate a table as long as its largest id.
-_MAX_LOOKUP_LABEL = 1 << 24
 
 
 class EvaluationError(IDEError):
@@ -79,90 +80,6 @@ class ImageMetrics:
     fn: np.ndarray
     n_gt: int
     n_pred: int
-
-
-@dataclass(frozen=True)
-class _Overlap:
-    iou: np.ndarray  # (n_gt, n_pred) float64
-    gt_ids: np.ndarray  # (n_gt,) ids in ascending order
-    pred_ids: np.ndarray  # (n_pred,)
-
-
-def _check_map(labels: object, name: str) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim != 2:
-        raise ImageError(f"{name}: an instance map must be a 2-D (H, W) array, got shape {array.shape}")
-    if array.dtype.kind not in "iu":
-        raise ImageError(f"{name}: an instance map must have an integer dtype, got {array.dtype}")
-    if array.size and array.dtype.kind == "i" and int(array.min()) < 0:
-        raise ImageError(f"{name}: instance ids must be >= 0 (0 = background), found {int(array.min())}")
-    return array
-
-
-def _check_pair(gt: object, pred: object) -> tuple[np.ndarray, np.ndarray]:
-    gt_map, pred_map = _check_map(gt, "gt"), _check_map(pred, "pred")
-    if gt_map.shape != pred_map.shape:
-        raise ImageError(
-            f"pred: shape {pred_map.shape} differs from the ground truth's {gt_map.shape}; "
-            "predictions must be at the image's native resolution"
-        )
-    return gt_map, pred_map
-
-
-def _compact(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (flat index map with 0 = background and 1..n in ascending id order, the n ids)."""
-    flat = labels.ravel()
-    top = int(flat.max()) if flat.size else 0
-    if top > _MAX_LOOKUP_LABEL:
-        ids, inverse = np.unique(flat, return_inverse=True)
-        if ids[0] == 0:
-            return inverse, ids[1:]
-        return inverse + 1, ids
-    flat = flat.astype(np.intp, copy=False)
-    ids = np.flatnonzero(np.bincount(flat, minlength=top + 1)[1:]) + 1
-    if ids.size == top:  # ids already 1..n: the map is its own index map
-        return flat, ids
-    lookup = np.zeros(top + 1, np.intp)
-    lookup[ids] = np.arange(1, ids.size + 1)
-    return lookup[flat], ids
-
-
-def _overlap(gt: np.ndarray, pred: np.ndarray) -> _Overlap:
-    gt_index, gt_ids = _compact(gt)
-    pred_index, pred_ids = _compact(pred)
-    n_gt, n_pred = gt_ids.size, pred_ids.size
-    # One joint histogram gives every pairwise intersection and, in row/column 0, each instance's
-    # overlap with the other map's background: the areas follow from its margins.
-    joint = np.bincount(gt_index * (n_pred + 1) + pred_index, minlength=(n_gt + 1) * (n_pred + 1))
-    joint = joint.reshape(n_gt + 1, n_pred + 1)
-    intersection = joint[1:, 1:]
-    gt_area = joint[1:, :].sum(axis=1)
-    pred_area = joint[:, 1:].sum(axis=0)
-    union = gt_area[:, None] + pred_area[None, :] - intersection
-    return _Overlap(intersection / union, gt_ids, pred_ids)
-
-
-def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """IoU between every ground-truth and every predicted instance.
-
-    Parameters
-    ----------
-    gt, pred : (H, W) integer arrays, 0 = background, same shape.
-
-    Returns
-    -------
-    (n_gt, n_pred) float64 array; row i is the i-th smallest ground-truth id present, column j the
-    j-th smallest predicted id. Computed from one joint histogram of the two maps (O(H*W) time,
-    O(n_gt * n_pred) memory).
-
-    Example
-    -------
-    >>> gt = np.zeros((4, 4), np.uint16); gt[:2, :2] = 1
-    >>> pred = np.zeros((4, 4), np.uint16); pred[:2, :1] = 7
-    >>> iou_matrix(gt, pred)
-    array([[0.5]])
-    """
-    return _overlap(*_check_pair(gt, pred)).iou
 
 
 def _nan_metrics(n_thresholds: int) -> ImageMetrics:
@@ -261,7 +178,7 @@ def paper_metrics(gt: np.ndarray, pred: np.ndarray) -> ImageMetrics:
     >>> paper_metrics(gt, gt).ap
     1.0
     """
-    return _paper_from_iou(_overlap(*_check_pair(gt, pred)).iou)
+    return _paper_from_iou(instance_overlap(*check_pair(gt, pred)).iou)
 
 
 def _has_conflicts(candidates: np.ndarray) -> bool:
@@ -351,7 +268,7 @@ def coco_map(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None = No
     >>> coco_map(gt, gt)
     1.0
     """
-    overlap = _overlap(*_check_pair(gt, pred))
+    overlap = instance_overlap(*check_pair(gt, pred))
     return _coco_from_iou(overlap.iou, _pred_scores(scores, overlap.pred_ids))
 
 
@@ -399,7 +316,7 @@ def f1_at(gt: np.ndarray, pred: np.ndarray, *, iou: float = 0.5) -> float:
     """
     if not 0.0 <= iou <= 1.0:
         raise EvaluationError(f"iou: threshold must be in [0, 1], got {iou}")
-    return _f1_from_iou(_overlap(*_check_pair(gt, pred)).iou, iou)
+    return _f1_from_iou(instance_overlap(*check_pair(gt, pred)).iou, iou)
 
 
 def evaluate_pair(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None = None) -> dict[str, float]:
@@ -422,7 +339,7 @@ def evaluate_pair(gt: np.ndarray, pred: np.ndarray, *, scores: np.ndarray | None
     >>> evaluate_pair(gt, gt)["F1_50"]
     1.0
     """
-    overlap = _overlap(*_check_pair(gt, pred))
+    overlap = instance_overlap(*check_pair(gt, pred))
     paper = _paper_from_iou(overlap.iou)
     return {
         "AP": paper.ap,
@@ -459,70 +376,3 @@ def summarise(results: Iterable[Mapping[str, float]]) -> dict[str, float]:
         finite = [v for v in column if not math.isnan(v)]
         summary[key] = float(np.mean(finite)) if finite else math.nan
     return summary
-
-
-def histogram_cosine_distance(a_values: np.ndarray, b_values: np.ndarray, *, bins: int | np.ndarray) -> float:
-    """Cosine distance 1 - cos(h_a, h_b) between the histograms of two samples on common bins.
-
-    Used to compare particle-size distributions (e.g. areas in nm^2 from two methods): 0 when the
-    histograms are proportional, 1 when they share no bin. Only the shape of the distributions
-    counts, not the number of particles.
-
-    Parameters
-    ----------
-    a_values, b_values : 1-D arrays of one quantity, in the same unit.
-    bins : number of equal-width bins over the range of both samples together, or monotonically
-        increasing bin edges (values outside the edges are not counted).
-
-    Returns
-    -------
-    float in [0, 1]; 1 when exactly one histogram is empty, NaN when both are.
-
-    Example
-    -------
-    >>> histogram_cosine_distance(np.array([1.0, 1.0]), np.array([3.0]), bins=2)  # no common bin
-    1.0
-    """
-    a = np.asarray(a_values, dtype=np.float64).ravel()
-    b = np.asarray(b_values, dtype=np.float64).ravel()
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise EvaluationError("histogram_cosine_distance: values must be finite")
-    if np.ndim(bins) == 0:
-        if int(bins) < 1:
-            raise EvaluationError(f"bins: need at least one bin, got {bins}")
-        both = np.concatenate([a, b])
-        edges = np.histogram_bin_edges(both, bins=int(bins)) if both.size else np.array([0.0, 1.0])
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-            raise EvaluationError("bins: edges must be a 1-D increasing array of at least 2 values")
-    h_a = np.histogram(a, bins=edges)[0].astype(np.float64)
-    h_b = np.histogram(b, bins=edges)[0].astype(np.float64)
-    norm = float(np.linalg.norm(h_a) * np.linalg.norm(h_b))
-    if norm == 0.0:
-        return math.nan if not (h_a.any() or h_b.any()) else 1.0
-    return max(0.0, 1.0 - float(h_a @ h_b) / norm)
-
-
-def rdf_rmse(g1: np.ndarray, g2: np.ndarray) -> float:
-    """Root-mean-square difference between two radial distribution functions g(r).
-
-    Parameters
-    ----------
-    g1, g2 : 1-D arrays of g(r) (dimensionless) sampled at the same radii.
-
-    Returns
-    -------
-    float >= 0.
-
-    Example
-    -------
-    >>> rdf_rmse(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1.0, 4.0]))
-    1.7320508075688772
-    """
-    a, b = np.asarray(g1, dtype=np.float64), np.asarray(g2, dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
-        raise EvaluationError(f"rdf_rmse: need two non-empty 1-D curves of equal length, got {a.shape} and {b.shape}")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise EvaluationError("rdf_rmse: g(r) values must be finite")
-    return float(np.sqrt(np.mean((a - b) ** 2)))

@@ -8,6 +8,8 @@ images with at least 30 ground-truth particles with the paper's particle-analysi
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import math
 import time
@@ -71,7 +73,7 @@ class Evaluation:
         """Plain values: method, mode, n_images, metrics, seconds per image, the analysis distances
         and the image counts behind them, the paper's figures (None where it has none) and the
         first error (None if the method never failed)."""
-        out = {"method": self.method, "mode": _MODES.get(self.method), "n_images": len(self.per_image)}
+        out: dict[str, Any] = {"method": self.method, "mode": _MODES.get(self.method), "n_images": len(self.per_image)}
         out.update({k: _finite(self.summary.get(k)) for k in (*METRIC_KEYS, "seconds_per_image", *ANALYSIS_KEYS)})
         out["n_analysis_images"] = int(self.summary.get("n_analysis_images", 0))
         out["n_failed"] = int(self.summary.get("n_failed", 0))
@@ -228,6 +230,7 @@ def compare_methods(
             row = {"image": sample.name, **dict.fromkeys(METRIC_KEYS, math.nan), "seconds": math.nan, "n_true": n_true,
                    "n_pred": 0, **dict.fromkeys(ANALYSIS_KEYS, math.nan), "error": None}
             started = time.perf_counter()
+            scores: np.ndarray | None  # the baselines give none
             try:
                 if name in _BAYESIAN_TU:
                     labels, scores, seconds = shared.segment(name, configs[name])

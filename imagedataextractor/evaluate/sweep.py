@@ -8,6 +8,8 @@ sweep over k thresholds costs one Bayesian inference per image, not k.
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,7 +150,7 @@ def sweep_tu(
     """
     values = check_tu_values(tu_values)
     samples = load_split(data, split)[:limit]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sample in tqdm(samples, desc="tu sweep", disable=not progress, leave=False):
         image, truth = sample.load()
         rows.extend({"image": sample.name, **row} for row in sweep_prediction(truth, mc_prediction(image, bpartis), values))

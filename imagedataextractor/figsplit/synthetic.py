@@ -256,7 +256,7 @@ def _add_inset(rng: np.random.Generator, canvas: Image.Image, cell: tuple[int, i
 def make_figure(seed: int, *, micrographs: MicrographSource = procedural_micrograph, style: FigureStyle = FigureStyle()) -> SyntheticFigure:
     """Draw one multi-panel figure from ``seed`` (the same seed and source give the same figure)."""
     rng = np.random.default_rng(seed)
-    separator: Separator = style.separator or str(rng.choice(["white", "black", "abutting"]))  # type: ignore[assignment]
+    separator: Separator = style.separator or str(rng.choice(["white", "black", "abutting"]))  # type: ignore[assignment]  # rng.choice gives str; its values are Separator's
     captioned = separator != "abutting" and rng.random() < style.caption_probability
     if separator == "abutting":
         gutter, background = int(rng.integers(1, 4)), int(rng.choice([0, 255]))

@@ -203,7 +203,7 @@ def _read_toml(path: Path) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib  # type: ignore[no-redef]  # Python 3.10: tomli stands in for tomllib
         except ModuleNotFoundError:
             raise HarvestError(f"{path}: reading the config file needs Python 3.11+ or the tomli package") from None
     try:

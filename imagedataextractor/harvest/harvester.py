@@ -20,6 +20,7 @@ from ..document.corpus import ARTICLE_STEM, DoiError, FIGURES_DIR, article_dir, 
 from ..document.parse import parse_article, parse_article_bytes
 from ..errors import DocumentError, HarvestError, IDEError
 from ..redact import redact
+from ..status import Status
 from .base import Publisher, SourceRecord, verify_image
 from .config import HarvestConfig, Settings, load_settings
 from .elsevier import ElsevierSource
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 PublisherChoice = Literal["auto", "elsevier", "springer", "europepmc"]
 FigureChoice = Literal["all", "em"]
-Status = Literal["done", "skipped", "failed"]
 PUBLISHER_CHOICES: tuple[str, ...] = ("auto", "elsevier", "springer", "europepmc")
 
 

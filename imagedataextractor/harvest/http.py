@@ -28,7 +28,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .. import __version__
+from ..version import __version__
 from ..errors import HarvestError
 from ..redact import SECRET_PARAMS, redact, register_secret
 from .config import HarvestConfig

@@ -12,14 +12,27 @@ from .types import Histogram, RadialDistribution
 log = logging.getLogger(__name__)
 
 
+def describe(values: np.ndarray) -> tuple[int, float | None, float | None, float | None]:
+    """(n, mean, median, std with ddof=1) of the finite entries of ``values``; None where undefined.
+    The one place per-image statistics are computed, so the summary and the histograms agree."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = int(values.size)
+    if n == 0:
+        return 0, None, None, None
+    return n, float(values.mean()), float(np.median(values)), float(values.std(ddof=1)) if n > 1 else None
+
+
 def histogram(values: np.ndarray, *, quantity: str, unit: str | None, bins: int | str | tuple[float, ...]) -> Histogram:
-    """Histogram of the finite entries of ``values``; empty edges and counts when there are none."""
+    """Histogram of the finite entries of ``values``, with their :func:`describe` statistics; empty
+    edges and counts when there are none."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return Histogram(quantity, unit, np.zeros(0), np.zeros(0, np.int64))
     counts, edges = np.histogram(values, bins=list(bins) if isinstance(bins, tuple) else bins)
-    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64))
+    n, mean, median, std = describe(values)
+    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64), n, mean, median, std)
 
 
 def radial_distribution(

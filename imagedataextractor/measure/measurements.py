@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import IDEError, ImageError
-from .distributions import histogram, radial_distribution
+from .distributions import describe, histogram, radial_distribution
 from .particles import particle_table
 from .types import Histogram, MeasureConfig, RadialDistribution
 
@@ -101,10 +101,8 @@ def _summary(particles: pd.DataFrame, counted: pd.DataFrame, shape: tuple[int, i
     }
     units = ["px"] + (["nm"] if nm_per_px is not None else [])
     for unit in units:
-        diameters = counted[f"diameter_{unit}"]
-        summary[f"diameter_mean_{unit}"] = float(diameters.mean()) if len(diameters) else None
-        summary[f"diameter_median_{unit}"] = float(diameters.median()) if len(diameters) else None
-        summary[f"diameter_std_{unit}"] = float(diameters.std(ddof=1)) if len(diameters) > 1 else None
+        _n, mean, median, std = describe(counted[f"diameter_{unit}"].to_numpy())
+        summary[f"diameter_mean_{unit}"], summary[f"diameter_median_{unit}"], summary[f"diameter_std_{unit}"] = mean, median, std
     for column in ("aspect_ratio_feret", "aspect_ratio_ellipse", "circularity"):
         summary[f"{column}_mean"] = _mean_or_none(counted[column])
     if "mean_uncertainty" in counted:

@@ -45,12 +45,19 @@ class Histogram:
     quantity: the particle-table column it was built from without unit suffix ("diameter",
         "aspect_ratio_feret"); unit: "nm", "px", or None for a ratio.
     bin_edges: (n + 1,) float64; counts: (n,) int64. Both empty when no particle was counted.
+    n, mean, median, std: of the values counted (the same particles as the bins; std with
+        ``ddof=1``), in the histogram's unit; None where undefined (no value, or one for std).
+        They are the summary's statistics of the same quantity (see :func:`describe`).
     """
 
     quantity: str
     unit: str | None
     bin_edges: np.ndarray
     counts: np.ndarray
+    n: int = 0
+    mean: float | None = None
+    median: float | None = None
+    std: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +65,10 @@ class Histogram:
             "unit": self.unit,
             "bin_edges": [float(edge) for edge in self.bin_edges],
             "counts": [int(count) for count in self.counts],
+            "n": self.n,
+            "mean": self.mean,
+            "median": self.median,
+            "std": self.std,
         }
 
 

@@ -7,7 +7,6 @@ Lookup is offline, in order: an explicit path, ``$IDE_MODEL_DIR``, the user data
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -155,18 +154,3 @@ def load_weights(network, weights_path: Path, sha256: str, device: str, *, what:
         first_line = str(exc).strip().splitlines()[0]
         raise ModelError(f"{weights_path}: weights do not fit the {what} ({first_line}){hint}") from None
     return network.to(device).eval()
-
-
-@functools.lru_cache(maxsize=4)
-def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
-    from ..segment.erfnet import BPartISNet
-
-    return load_weights(BPartISNet(), weights_path, sha256, device, what="BPartIS network",
-                        hint="; checkpoints of the original code need 'ide models import'")
-
-
-def load_network(bundle: ModelBundle, device: str = "cpu"):
-    """The bundle's :class:`~imagedataextractor.segment.erfnet.BPartISNet` in eval mode, loaded once
-    per process and device (cached), after checking the sha256."""
-    weights = bundle.weights_path
-    return _load_network(weights, str(bundle.config.get("sha256")), weights.stat().st_mtime, device)

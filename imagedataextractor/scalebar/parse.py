@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..errors import SettingsError
+
 #: Units a scalebar value can have, and nanometres per unit.
 NM_PER_UNIT: dict[str, float] = {"nm": 1.0, "um": 1e3, "mm": 1e6}
 
@@ -84,8 +86,8 @@ def parse_label(text: str, *, guess: bool = True) -> tuple[float, str] | None:
 
 
 def nm_per_unit(unit: str) -> float:
-    """Nanometres in one ``unit`` ("nm", "um" or "mm"); raises ValueError for anything else."""
+    """Nanometres in one ``unit`` ("nm", "um" or "mm"); raises SettingsError (a ValueError) for anything else."""
     try:
         return NM_PER_UNIT[unit]
     except KeyError:
-        raise ValueError(f"unknown length unit {unit!r} (expected one of {sorted(NM_PER_UNIT)})") from None
+        raise SettingsError(f"unknown length unit {unit!r} (expected one of {sorted(NM_PER_UNIT)})") from None

@@ -1,7 +1,24 @@
-"""SEGMENT stage: particle instance segmentation (BPartIS and baselines)."""
+"""SEGMENT stage: particle instance segmentation (BPartIS and baselines).
 
-from .methods import METHODS, segment
-from .predict import BPartISConfig, segment_bpartis
+Importing the package (or its settings, :mod:`.config`) does not import torch: ``segment`` and
+``segment_bpartis`` load the networks' modules on first use.
+"""
+
+from typing import Any
+
+from .config import METHODS, BPartISConfig
 from .types import Segmentation
 
 __all__ = ["METHODS", "BPartISConfig", "Segmentation", "segment", "segment_bpartis"]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: lazy attributes
+    if name == "segment":
+        from .methods import segment
+
+        return segment
+    if name == "segment_bpartis":
+        from .predict import segment_bpartis
+
+        return segment_bpartis
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

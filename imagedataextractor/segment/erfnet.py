@@ -9,6 +9,8 @@ the same for every Monte Carlo dropout sample and can be computed once.
 from __future__ import annotations
 
 import copy
+import functools
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ..models.registry import ModelBundle, load_weights
 from .uncertainty import logit_entropy
 
 BN_EPS = 1e-3
@@ -63,8 +66,8 @@ class FactorisedResidual(nn.Module):
 
     def fuse_batch_norm(self) -> None:
         """Fold the (eval-mode) batch norms into the convolutions before them; inference only."""
-        self.conv_h1, self.bn1 = fuse_conv_bn_eval(self.conv_h1, self.bn1), nn.Identity()
-        self.conv_h2, self.bn2 = fuse_conv_bn_eval(self.conv_h2, self.bn2), nn.Identity()
+        self.conv_h1, self.bn1 = fuse_conv_bn_eval(self.conv_h1, self.bn1), nn.Identity()  # type: ignore[assignment]  # batch norm folded into the convolution: an Identity takes its place
+        self.conv_h2, self.bn2 = fuse_conv_bn_eval(self.conv_h2, self.bn2), nn.Identity()  # type: ignore[assignment]  # batch norm folded into the convolution: an Identity takes its place
 
 
 class Upsampler(nn.Module):
@@ -81,7 +84,7 @@ class Upsampler(nn.Module):
 
     def fuse_batch_norm(self) -> None:
         """Fold the (eval-mode) batch norm into the convolution; inference only."""
-        self.conv, self.bn = fuse_conv_bn_eval(self.conv, self.bn), nn.Identity()
+        self.conv, self.bn = fuse_conv_bn_eval(self.conv, self.bn), nn.Identity()  # type: ignore[assignment]  # batch norm folded into the convolution: an Identity takes its place
 
 
 class Encoder(nn.Module):
@@ -160,18 +163,18 @@ class BPartISNet(nn.Module):
         with torch.no_grad():
             head = self.embedding_decoder.head
             head.weight.zero_()
-            head.bias[0:2].fill_(0.0)
-            head.bias[2:4].fill_(1.0)
+            head.bias[0:2].fill_(0.0)  # type: ignore[index]  # the head's bias exists (built with bias=True)
+            head.bias[2:4].fill_(1.0)  # type: ignore[index]  # the head's bias exists (built with bias=True)
 
     def stem(self, x: torch.Tensor) -> Stem:
         """The part of the network that no dropout reaches, from (N, 3, H, W) images."""
         features = self.encoder.stem(x)
-        return Stem(features, self.encoder.blocks[0].residual(features))
+        return Stem(features, self.encoder.blocks[0].residual(features))  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
 
     def encode(self, stem: Stem) -> torch.Tensor:
         """The encoder from :meth:`stem`'s output on: (N, 128, H/8, W/8)."""
         first = self.encoder.blocks[0]
-        return self.encoder.blocks[1:](elu(first.dropout(stem.residual) + stem.features))
+        return self.encoder.blocks[1:](elu(first.dropout(stem.residual) + stem.features))  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
 
     def seed_statistics(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The seed decoder on :meth:`encode`'s output for a batch of MC samples, reduced over the
@@ -195,4 +198,17 @@ class BPartISNet(nn.Module):
         for module in network.modules():
             if isinstance(module, (FactorisedResidual, Upsampler)):
                 module.fuse_batch_norm()
-        return network.to(dtype=dtype, memory_format=torch.channels_last)
+        return network.to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack Module.to(memory_format=...), which exists
+
+
+@functools.lru_cache(maxsize=4)
+def _load_network(weights_path: Path, sha256: str, mtime: float, device: str):
+    return load_weights(BPartISNet(), weights_path, sha256, device, what="BPartIS network",
+                        hint="; checkpoints of the original code need 'ide models import'")
+
+
+def load_network(bundle: ModelBundle, device: str = "cpu"):
+    """The bundle's :class:`BPartISNet` in eval mode, loaded once
+    per process and device (cached), after checking the sha256."""
+    weights = bundle.weights_path
+    return _load_network(weights, str(bundle.config.get("sha256")), weights.stat().st_mtime, device)

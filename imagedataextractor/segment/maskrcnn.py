@@ -82,7 +82,8 @@ class MaskRCNNArch:
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ModelError(f"unknown Mask R-CNN settings in config.json: {', '.join(sorted(unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        converted: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**converted)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def build_maskrcnn(arch: MaskRCNNArch = MaskRCNNArch()) -> nn.Module:
     )
 
 
-def use_image_statistics(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def use_image_statistics(model: nn.Module) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
     """Make every batch norm of ``model`` normalise with the statistics of its input (at inference:
     of the one image) instead of its running averages, as in training, where it normalises each
     batch of crops with that batch's statistics. Trained from scratch for a few epochs, the running
@@ -268,14 +269,14 @@ def segment_maskrcnn(image: np.ndarray, *, config: MaskRCNNConfig = MaskRCNNConf
     model, arch, bundle = load_maskrcnn(config.model, config.device)
     threshold = arch.score_threshold if config.score_threshold is None else config.score_threshold
     tensor = torch.from_numpy(image.copy()).permute(2, 0, 1).float().div(255.0).to(config.device)  # copy: torch warns on read-only arrays
-    model.roi_heads.score_thresh = threshold
+    model.roi_heads.score_thresh = threshold  # type: ignore[union-attr]  # torch types a submodule reached by attribute as Tensor | Module
     with torch.inference_mode():
         # the model's own steps minus its final pasting of every mask at full image size, which
         # would need N x H x W floats (700 MB for a 500-particle EMPS image)
-        batch, _ = model.transform([tensor])
-        features = model.backbone(batch.tensors)
-        proposals, _ = model.rpn(batch, features)
-        detections = model.roi_heads(features, proposals, batch.image_sizes)[0][0]
+        batch, _ = model.transform([tensor])  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
+        features = model.backbone(batch.tensors)  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
+        proposals, _ = model.rpn(batch, features)  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
+        detections = model.roi_heads(features, proposals, batch.image_sizes)[0][0]  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
     scale = np.array([image.shape[1] / batch.image_sizes[0][1], image.shape[0] / batch.image_sizes[0][0]] * 2, np.float32)
     labels, scores = paste_instances(detections["boxes"].cpu().numpy() * scale, detections["masks"][:, 0].cpu().numpy(),
                                      detections["scores"].cpu().numpy(), image.shape[:2])

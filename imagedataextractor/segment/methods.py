@@ -7,20 +7,11 @@ from dataclasses import replace
 import numpy as np
 
 from ..imageio import as_rgb
+from ..errors import SettingsError
 from .baselines import BASELINES
-from .learned import LEARNED, LEARNED_CONFIGS
-from .maskrcnn import MaskRCNNConfig, segment_maskrcnn
-from .predict import BPartISConfig, remove_border_instances, segment_bpartis
+from .config import BPARTIS_MODES, METHODS, BPartISConfig
+from .masking import remove_border_instances
 from .types import Segmentation
-
-#: BPartIS in the paper's three modes, by method name.
-BPARTIS_MODES = {
-    "bpartis": {"mode": "bayesian", "filter_uncertain": True},
-    "bpartis-bayesian": {"mode": "bayesian", "filter_uncertain": False},
-    "bpartis-discriminative": {"mode": "discriminative", "filter_uncertain": False},
-}
-METHODS = (*BPARTIS_MODES, *BASELINES, *LEARNED, "maskrcnn")
-
 
 def segment(
     image: np.ndarray,
@@ -38,13 +29,20 @@ def segment(
     and ``bpartis.device`` their device; so for ``maskrcnn`` (needs the optional extra, torchvision).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        raise SettingsError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     image = as_rgb(image)
+    # torch (and torchvision) load only for the learned methods
     if method in BPARTIS_MODES:
+        from .predict import segment_bpartis
+
         return segment_bpartis(image, config=replace(bpartis, keep_border=keep_border, **BPARTIS_MODES[method]))
     if method == "maskrcnn":
+        from .maskrcnn import MaskRCNNConfig, segment_maskrcnn
+
         result = segment_maskrcnn(image, config=MaskRCNNConfig(model=bpartis.model, device=bpartis.device))
-    elif method in LEARNED:
+    elif method not in BASELINES:
+        from .learned import LEARNED, LEARNED_CONFIGS
+
         result = LEARNED[method](image, config=LEARNED_CONFIGS[method](model=bpartis.model, device=bpartis.device))
     else:
         result = BASELINES[method](image)

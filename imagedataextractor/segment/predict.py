@@ -14,8 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -23,10 +22,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..errors import SettingsError
 from ..imageio import as_rgb
-from ..models.registry import ModelBundle, load_network, resolve
+from ..models.registry import ModelBundle, resolve
 from .cluster import cluster_outputs
-from .erfnet import BPartISNet
+from .config import PRECISION_NAMES, BPartISConfig
+from .masking import remove_border_instances
+from .erfnet import BPartISNet, load_network
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
 
@@ -37,43 +39,7 @@ T = TypeVar("T")
 
 #: Inference precisions: "bf16" stores weights and activations in bfloat16, about 2x faster on CPUs
 #: with AVX512-BF16 or AMX; every reduction over samples stays float32.
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-@dataclass(frozen=True)
-class BPartISConfig:
-    """Settings of BPartIS inference. ``None`` takes the model bundle's default.
-
-    mode: "bayesian" (MC dropout, T samples) or "discriminative" (one pass, dropout off).
-    n_samples: T, Monte Carlo samples (Bayesian mode).
-    tu: uncertainty threshold (nats); instances whose mean mutual information is not below it are
-        removed. ``filter_uncertain=False`` keeps them (the paper's "Bayesian" row).
-    keep_border: keep particles touching the image border (removed by default: they are cut off).
-    seed: seed of the dropout masks; results are reproducible for a given seed and batch_size
-        (masks are drawn per batch, so another batch_size gives other, equally valid, samples).
-    batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
-        2-core CPU, 10 was 1.4x slower).
-    precision: a key of :data:`PRECISIONS`.
-    compile: run the per-sample part of the network compiled by ``torch.compile`` (see
-        :func:`compile_sampling`): the same dropout masks, outputs equal up to rounding, faster
-        after about 12 s of compiling once per process (needs a C++ compiler; without one, a
-        warning and the eager network).
-    flips: Bayesian mode: spread the T samples over the image and its three flips (test-time
-        augmentation at the same number of passes; see :func:`mc_outputs`).
-    """
-
-    model: str | None = None
-    mode: Literal["bayesian", "discriminative"] = "bayesian"
-    n_samples: int | None = None
-    tu: float | None = None
-    filter_uncertain: bool = True
-    keep_border: bool = False
-    seed: int = 0
-    batch_size: int = 3
-    precision: Literal["fp32", "bf16"] = "fp32"
-    compile: bool = False
-    device: str = "cpu"
-    flips: bool | None = None
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16)))
 
 
 @contextlib.contextmanager
@@ -171,17 +137,6 @@ def discriminative_output(network: BPartISNet, x: torch.Tensor) -> torch.Tensor:
     return network(x.to(next(network.parameters()).dtype))[0].float().cpu()
 
 
-def remove_border_instances(labels: np.ndarray) -> np.ndarray:
-    """Drop instances touching the image edge and relabel the rest 1..m, keeping their order."""
-    edge_ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    keep = np.ones(int(labels.max()) + 1, bool)
-    keep[edge_ids] = False
-    keep[0] = False
-    new_ids = np.zeros_like(keep, dtype=labels.dtype)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=labels.dtype)
-    return new_ids[labels]
-
-
 def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Instance labels at the network's resolution (S, S), ids 1..n, and their scores (n,) -> labels
     (H, W) uint16 at the image's ``shape`` (nearest neighbour) and float32 scores of the ids kept.
@@ -214,9 +169,9 @@ def compile_sampling(network: BPartISNet) -> BPartISNet:
     residual sums, dropout and the entropy sums into few kernels and plans their buffers. Compiling
     happens at the first call (about 12 s on 2 cores) and again for a new batch shape. Returns
     ``network``, changed in place."""
-    network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)
-    network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)
-    network.seed_statistics = torch.compile(network.seed_statistics, options=COMPILE_OPTIONS)
+    network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)  # type: ignore[arg-type, method-assign]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
+    network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)  # type: ignore[arg-type, assignment]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
+    network.seed_statistics = torch.compile(network.seed_statistics, options=COMPILE_OPTIONS)  # type: ignore[arg-type, method-assign]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
     return network
 
 
@@ -233,7 +188,7 @@ class BPartIS:
         """The network prepared for inference in ``precision`` ("fp32" or "bf16"), its per-sample
         part compiled if ``compile`` (see :func:`compile_sampling`), built once."""
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+            raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         key = (precision, compile)
         if key not in self._inference:
             network = self.network.for_inference(PRECISIONS[precision])

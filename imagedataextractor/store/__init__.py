@@ -13,9 +13,9 @@ Example
 ...                                      provenance=Provenance(method="bpartis"), figure_id=figure_id))
 """
 
-from .database import DEFAULT_DB, Database, StoreError, normalize_doi, open_db, particle_rows, to_url
+from .database import DEFAULT_DB, Database, StoreError, open_db, particle_rows, to_url
 from .export import FORMATS, export
-from .records import DistributionRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
+from .records import DistributionRecord, FigureRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
 from .schema import DATA_TABLES, PARTICLE_COLUMNS, SCHEMA_VERSION
 
 __all__ = [
@@ -26,13 +26,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "Database",
     "DistributionRecord",
+    "FigureRecord",
     "ImageRecord",
     "Provenance",
     "RdfRecord",
     "ScalebarRecord",
     "StoreError",
     "export",
-    "normalize_doi",
     "open_db",
     "particle_rows",
     "pixel_sha256",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,9 +15,11 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..doi import DoiError, normalise_doi
 from ..errors import IDEError
 from . import schema
-from .records import BBox, ImageRecord, Status
+from ..status import Status
+from .records import BBox, FigureRecord, ImageRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,22 +36,12 @@ class StoreError(IDEError):
     """A database cannot be opened or written, or holds a schema this version does not know."""
 
 
-def normalize_doi(doi: str) -> str:
-    """A DOI as stored: stripped, without a ``doi:`` or ``https://doi.org/`` prefix, lower case
-    (DOIs are case-insensitive).
-
-    Example
-    -------
-    >>> normalize_doi(" https://doi.org/10.1016/J.Example.2020.01 ")
-    '10.1016/j.example.2020.01'
-    """
-    text = doi.strip()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:"):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
-    if not text.startswith("10."):
-        raise StoreError(f"{doi!r}: not a DOI (expected 10.<prefix>/<suffix>)")
-    return text.lower()
+def stored_doi(doi: str) -> str:
+    """``doi`` as the store keeps it (:func:`imagedataextractor.doi.normalise_doi`); StoreError when it is not one."""
+    try:
+        return normalise_doi(doi)
+    except DoiError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def to_url(db: str | Path) -> sa.URL:
@@ -129,6 +122,89 @@ def _null_safe_equal(table: sa.Table, values: Mapping[str, Any]) -> list[sa.Colu
     return [table.c[name].is_(None) if value is None else table.c[name] == value for name, value in values.items()]
 
 
+def _fit_words(words: Sequence[str], column: sa.Column) -> str | None:
+    """``words`` space-separated, as many as fit ``column``'s width (all when it has none)."""
+    width = getattr(column.type, "length", None)
+    text = ""
+    for word in words:
+        if width is not None and len(text) + len(word) + bool(text) > width:
+            break
+        text = f"{text} {word}" if text else word
+    return text or None
+
+
+@dataclass(frozen=True)
+class _ImageRows:
+    """The rows of one :class:`ImageRecord`, checked and converted before its transaction."""
+
+    panel: dict[str, Any]
+    extraction: dict[str, Any]
+    scalebar: dict[str, Any] | None
+    particles: list[dict[str, Any]]
+    distributions: list[dict[str, Any]]
+    rdfs: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, record: ImageRecord) -> _ImageRows:
+        prov = record.provenance
+        _check_status(prov.status)
+        particles = particle_rows(record.particles)
+        bar = record.scalebar
+        rdf = record.rdf
+        return cls(
+            panel={
+                "label": record.label,
+                "is_micrograph": record.is_micrograph,
+                "skip_reason": record.skip_reason,
+                "width_px": int(record.width_px),
+                "height_px": int(record.height_px),
+            },
+            extraction={
+                "source": prov.source,
+                "doi": None if prov.doi is None else stored_doi(prov.doi),
+                "figure_locator": prov.figure_locator,
+                "panel_bbox_px": None if record.bbox_px is None else [int(v) for v in record.bbox_px],
+                "method": prov.method,
+                "model_name": prov.model_name,
+                "model_version": prov.model_version,
+                "tu": prov.tu,
+                "samples": prov.samples,
+                "settings": json.loads(json.dumps(dict(prov.settings), default=_plain)),
+                "software_version": prov.software_version,
+                "extracted_at": prov.extracted_at,
+                "status": prov.status,
+                "reason": prov.reason,
+                "n_particles": len(particles),
+            },
+            scalebar=None
+            if bar is None
+            else {
+                "text": bar.text,
+                "value": _plain(bar.value),
+                "unit": bar.unit,
+                "length_px": _plain(bar.length_px),
+                "nm_per_px": _plain(bar.nm_per_px),
+                **_bbox_values(bar.bbox_px),
+            },
+            particles=particles,
+            distributions=[
+                {
+                    "kind": d.kind,
+                    "bin_edges": _float_list(d.bin_edges),
+                    "counts": [int(v) for v in d.counts],
+                    "n": int(sum(int(v) for v in d.counts) if d.n is None else d.n),
+                    "mean": _plain(d.mean),
+                    "median": _plain(d.median),
+                    "std": _plain(d.std),
+                }
+                for d in record.distributions
+            ],
+            rdfs=[]
+            if rdf is None
+            else [{"radii": _float_list(rdf.radii), "g_r": _float_list(rdf.g_r), "unit": rdf.unit, "dr": _plain(rdf.dr), "n_points": rdf.n_points}],
+        )
+
+
 class Database:
     """A connection pool to one imagedataextractor database. Use :func:`open_db` to get one.
 
@@ -206,7 +282,7 @@ class Database:
         Fields given as None keep their stored value, so a later call with fewer fields does not
         erase what an earlier one recorded. The DOI is stored normalised (:func:`normalize_doi`).
         """
-        key = {"doi": normalize_doi(doi)}
+        key = {"doi": stored_doi(doi)}
         values = {"title": title, "journal": journal, "publisher": publisher, "licence": licence, "source": source, "fetched_at": fetched_at}
         return self._write(lambda conn: self._upsert(conn, schema.articles, key, values, overwrite_with_none=False), f"article {key['doi']}")
 
@@ -223,38 +299,44 @@ class Database:
         materials: Iterable[str] | None = None,
         is_em: bool | None = None,
     ) -> int:
-        """Insert or update a figure; return its id.
+        """Insert or update a figure (see :class:`FigureRecord`); return its id. ``microscopy_type``:
+        techniques, space-separated. Fields given as None keep their stored value."""
+        microscopy = None if microscopy_type is None else microscopy_type.split()
+        materials = None if materials is None else list(materials)
+        return self.save_figure(FigureRecord(doi, locator, source, label, caption, sha256, microscopy, materials, is_em))
 
-        A figure of an article is keyed by (``doi``, ``locator``), e.g. ("10.1016/...", "gr1"); the
-        article row is created if absent. A figure without a DOI (an image file on its own) is
-        keyed by its ``source`` path or URL. ``sha256`` is of the figure file's bytes;
-        ``materials`` are the material names found in the caption. Fields given as None keep
-        their stored value.
-        """
-        if doi is not None and not locator:
-            raise StoreError(f"figure of {doi}: a locator (e.g. 'gr1') is required with a DOI")
-        if doi is None and not source:
+    def save_figure(self, figure: FigureRecord, images: Sequence[ImageRecord] = ()) -> int:
+        """Insert or update a figure and save the results of its panels, all in one transaction;
+        return the figure's id. Each of ``images`` is saved as by :meth:`save_image_result`, under
+        this figure (its ``figure_id`` is ignored)."""
+        if figure.doi is not None and not figure.locator:
+            raise StoreError(f"figure of {figure.doi}: a locator (e.g. 'gr1') is required with a DOI")
+        if figure.doi is None and not figure.source:
             raise StoreError("figure: give a doi and locator, or a source path/URL")
         values = {
-            "label": label,
-            "caption": caption,
-            "sha256": sha256,
-            "microscopy_type": microscopy_type,
-            "materials": None if materials is None else list(materials),
-            "is_em": is_em,
+            "label": figure.label,
+            "caption": figure.caption,
+            "sha256": figure.sha256,
+            "microscopy_type": None if figure.microscopy is None else _fit_words(figure.microscopy, schema.figures.c.microscopy_type),
+            "materials": None if figure.materials is None else list(figure.materials),
+            "is_em": figure.is_em,
         }
-        article_key = None if doi is None else {"doi": normalize_doi(doi)}
+        article_key = None if figure.doi is None else {"doi": stored_doi(figure.doi)}
+        prepared = [(image, _ImageRows.of(image)) for image in images]
 
         def work(conn: sa.Connection) -> int:
-            key: dict[str, Any]
             if article_key is None:
-                key = {"article_id": None, "source": source}
-                return self._upsert(conn, schema.figures, key, values, overwrite_with_none=False)
-            article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
-            key = {"article_id": article_id, "locator": locator}
-            return self._upsert(conn, schema.figures, key, {**values, "source": source}, overwrite_with_none=False)
+                key: dict[str, Any] = {"article_id": None, "source": figure.source}
+                figure_id = self._upsert(conn, schema.figures, key, values, overwrite_with_none=False)
+            else:
+                article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
+                key = {"article_id": article_id, "locator": figure.locator}
+                figure_id = self._upsert(conn, schema.figures, key, {**values, "source": figure.source}, overwrite_with_none=False)
+            for image, rows in prepared:
+                self._save_image(conn, image, rows, figure_id)
+            return figure_id
 
-        return self._write(work, f"figure {article_key['doi'] if article_key else source} {locator or ''}".rstrip())
+        return self._write(work, f"figure {article_key['doi'] if article_key else figure.source} {figure.locator or ''}".rstrip())
 
     # -- image results ------------------------------------------------------------------------------
 
@@ -266,89 +348,23 @@ class Database:
         replaces that extraction's scalebar, particles, distributions and rdf (row counts do not
         grow); different settings add a second extraction beside the first.
         """
-        prov = record.provenance
-        _check_status(prov.status)
-        particles = particle_rows(record.particles)
-        settings = json.loads(json.dumps(dict(prov.settings), default=_plain))
-        extraction = {
-            "source": prov.source,
-            "doi": None if prov.doi is None else normalize_doi(prov.doi),
-            "figure_locator": prov.figure_locator,
-            "panel_bbox_px": None if record.bbox_px is None else [int(v) for v in record.bbox_px],
-            "method": prov.method,
-            "model_name": prov.model_name,
-            "model_version": prov.model_version,
-            "tu": prov.tu,
-            "samples": prov.samples,
-            "settings": settings,
-            "software_version": prov.software_version,
-            "extracted_at": prov.extracted_at,
-            "status": prov.status,
-            "reason": prov.reason,
-            "n_particles": len(particles),
-        }
-        panel_key = {"figure_id": record.figure_id, **_bbox_values(record.bbox_px), "sha256": record.sha256}
-        panel = {
-            "label": record.label,
-            "is_micrograph": record.is_micrograph,
-            "skip_reason": record.skip_reason,
-            "width_px": int(record.width_px),
-            "height_px": int(record.height_px),
-        }
+        rows = _ImageRows.of(record)
+        return self._write(lambda conn: self._save_image(conn, record, rows, record.figure_id), f"image {record.provenance.source or record.sha256[:12]}")
 
-        def work(conn: sa.Connection) -> int:
-            panel_id = self._upsert(conn, schema.panels, panel_key, panel, overwrite_with_none=True)
-            extraction_key = {"panel_id": panel_id, "settings_sha256": prov.settings_sha256()}
-            extraction_id = self._upsert(conn, schema.extractions, extraction_key, extraction, overwrite_with_none=True)
-            for table in schema.RESULT_TABLES:
-                conn.execute(table.delete().where(table.c.extraction_id == extraction_id))
-            keys = {"extraction_id": extraction_id, "panel_id": panel_id}
-            if record.scalebar is not None:
-                bar = record.scalebar
-                conn.execute(
-                    schema.scalebars.insert().values(
-                        **keys,
-                        text=bar.text,
-                        value=_plain(bar.value),
-                        unit=bar.unit,
-                        length_px=_plain(bar.length_px),
-                        nm_per_px=_plain(bar.nm_per_px),
-                        **_bbox_values(bar.bbox_px),
-                    )
-                )
-            if particles:
-                conn.execute(schema.particles.insert(), [{**keys, **row} for row in particles])
-            if record.distributions:
-                conn.execute(
-                    schema.distributions.insert(),
-                    [
-                        {
-                            **keys,
-                            "kind": d.kind,
-                            "bin_edges": _float_list(d.bin_edges),
-                            "counts": [int(v) for v in d.counts],
-                            "n": int(sum(int(v) for v in d.counts) if d.n is None else d.n),
-                            "mean": _plain(d.mean),
-                            "median": _plain(d.median),
-                            "std": _plain(d.std),
-                        }
-                        for d in record.distributions
-                    ],
-                )
-            if record.rdf is not None:
-                conn.execute(
-                    schema.rdfs.insert().values(
-                        **keys,
-                        radii=_float_list(record.rdf.radii),
-                        g_r=_float_list(record.rdf.g_r),
-                        unit=record.rdf.unit,
-                        dr=_plain(record.rdf.dr),
-                        n_points=record.rdf.n_points,
-                    )
-                )
-            return panel_id
-
-        return self._write(work, f"image {prov.source or record.sha256[:12]}")
+    def _save_image(self, conn: sa.Connection, record: ImageRecord, rows: _ImageRows, figure_id: int | None) -> int:
+        panel_key = {"figure_id": figure_id, **_bbox_values(record.bbox_px), "sha256": record.sha256}
+        panel_id = self._upsert(conn, schema.panels, panel_key, rows.panel, overwrite_with_none=True)
+        extraction_key = {"panel_id": panel_id, "settings_sha256": record.provenance.settings_sha256()}
+        extraction_id = self._upsert(conn, schema.extractions, extraction_key, rows.extraction, overwrite_with_none=True)
+        for table in schema.RESULT_TABLES:
+            conn.execute(table.delete().where(table.c.extraction_id == extraction_id))
+        keys = {"extraction_id": extraction_id, "panel_id": panel_id}
+        if rows.scalebar is not None:
+            conn.execute(schema.scalebars.insert().values(**keys, **rows.scalebar))
+        for table, table_rows in ((schema.particles, rows.particles), (schema.distributions, rows.distributions), (schema.rdfs, rows.rdfs)):
+            if table_rows:
+                conn.execute(table.insert(), [{**keys, **row} for row in table_rows])
+        return panel_id
 
     # -- resumable jobs -------------------------------------------------------------------------------
 

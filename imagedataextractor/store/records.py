@@ -11,15 +11,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from ..version import __version__
+from ..status import Status
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-Status = Literal["done", "skipped", "failed"]
 BBox = tuple[int, int, int, int]
 
 
@@ -40,6 +40,13 @@ def pixel_sha256(image: np.ndarray) -> str:
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
     digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def settings_sha256(values: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON (sorted keys, no spaces) of ``values``: the one hash of
+    settings, for the extractions in the store (:meth:`Provenance.settings_sha256`) and for the
+    jobs of a run (:meth:`imagedataextractor.settings.ExtractSettings.key`)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ class Provenance:
             "samples": self.samples,
             "settings": dict(self.settings),
         }
-        return hashlib.sha256(json.dumps(key, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return settings_sha256(key)
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,27 @@ class RdfRecord:
     unit: str
     dr: float | None = None
     n_points: int | None = None
+
+
+@dataclass(frozen=True)
+class FigureRecord:
+    """A figure: of an article, keyed by (``doi``, ``locator``) (e.g. "gr1"), the article row
+    created if absent; or on its own, keyed by its ``source`` path or URL.
+
+    sha256: :func:`pixel_sha256` of the figure image. microscopy: the techniques its caption names
+    ("TEM", "SEM"), stored space-separated as many as fit the column (the store owns its widths).
+    materials: material names found in the caption. Fields left None keep their stored value.
+    """
+
+    doi: str | None = None
+    locator: str | None = None
+    source: str | None = None
+    label: str | None = None
+    caption: str | None = None
+    sha256: str | None = None
+    microscopy: Sequence[str] | None = None
+    materials: Sequence[str] | None = None
+    is_em: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
 SCHEMA_VERSION = 1
 
-#: Statuses of an extraction and of a job item.
-STATUSES = ("done", "skipped", "failed")
+from ..status import STATUSES
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -99,7 +98,7 @@ figures = sa.Table(
     sa.Column("label", sa.Text),  # as printed, e.g. "Fig. 2"
     sa.Column("caption", sa.Text),
     sa.Column("source", sa.Text),  # file path or URL of the figure image
-    sa.Column("sha256", sa.String(64)),  # of the figure file's bytes
+    sa.Column("sha256", sa.String(64)),  # of the figure's pixels, see pixel_sha256
     sa.Column("microscopy_type", sa.String(32)),  # e.g. "TEM", "SEM", "HRTEM", "STEM"
     sa.Column("materials", JSONType),  # list of material names found in the caption
     sa.Column("is_em", sa.Boolean),

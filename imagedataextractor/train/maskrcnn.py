@@ -31,7 +31,7 @@ from ..segment.maskrcnn import (
     write_maskrcnn_bundle,
 )
 from .data import AugmentedCrops, load_resized
-from .export import training_summary
+from .bundle import training_summary
 from .loop import EpochRecord, TimeLimit, TrainConfig, epoch_lr, save_epoch, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 
@@ -131,11 +131,11 @@ def train_maskrcnn(
     annotated = train_labels.reshape(len(train_labels), -1).max(1) > 0
     train_images, train_labels = train_images[annotated], train_labels[annotated]
     log.info("training on %d images (%d without particles skipped), validating on %d",
-             len(train_images), int((~annotated).sum()), len(val_images))
+             len(train_images), int((~annotated).sum()), len(val_images))  # type: ignore[arg-type]  # empty validation sets are ([], []): lists, sized
 
     model = build_maskrcnn(arch).to(config.device)
     # crops and canvas images arrive at the inference scale: no resizing inside the model
-    model.transform._skip_resize = True
+    model.transform._skip_resize = True  # type: ignore[union-attr]  # torch types a submodule reached by attribute as Tensor | Module
     if init_weights:
         initialise(model, init_weights)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
@@ -178,7 +178,7 @@ def train_maskrcnn(
             step += 1
             total, count = total + loss.item() * len(images), count + len(images)
             bar.set_postfix(loss=f"{total / count:.4f}")
-        val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)
+        val = validation_loss(model, val_images, val_labels) if len(val_images) else total / max(count, 1)  # type: ignore[arg-type]  # empty validation sets are ([], []): lists, sized
         time_limit.end_epoch(history, EpochRecord(epoch + 1, total / max(count, 1), val, time.perf_counter() - started, lr))
         payload = {
             "model": model.state_dict(),

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import ModelError, SettingsError
 from ..models.registry import ModelBundle, write_bundle
-from .export import training_summary
+from .bundle import training_summary
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ def read_state_dict(source: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _bpartis_task() -> TrainTask:
-    from ..models import load_network, resolve
-    from ..segment.erfnet import BPartISNet
-    from .export import export_bpartis
+    from ..models import resolve
+    from ..segment.erfnet import BPartISNet, load_network
+    from .bundle import export_bpartis
     from .losses import bpartis_loss
 
     def build() -> nn.Module:
@@ -159,4 +159,4 @@ def training_task(method: str) -> TrainTask:
         return _bpartis_task()
     if method in TRAINABLE:
         return _learned_task(method)
-    raise ValueError(f"method: cannot train {method!r}; choose from {', '.join(TRAINABLE)}")
+    raise SettingsError(f"method: cannot train {method!r}; choose from {', '.join(TRAINABLE)}")

@@ -14,7 +14,8 @@ from skimage.segmentation import relabel_sequential
 from imagedataextractor.cli import main
 from imagedataextractor.datasets.coco import export_coco, import_coco, mask_to_polygons
 from imagedataextractor.datasets.layout import read_metadata, write_split_file
-from imagedataextractor.datasets.via import import_via, polygon_mask
+from imagedataextractor.datasets.rasterise import polygon_mask
+from imagedataextractor.datasets.via import import_via
 from imagedataextractor.errors import DatasetError
 from imagedataextractor.imageio import read_instance_map
 

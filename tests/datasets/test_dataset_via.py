@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from dataset_helpers import SHAPES_SIZE, rect, via_project, write_png
 
 from imagedataextractor.cli import main
-from imagedataextractor.datasets.via import doi_and_locator, import_via, polygon_mask, read_via, regions_to_instance_map
+from imagedataextractor.datasets.rasterise import polygon_mask
+from imagedataextractor.datasets.via import doi_and_locator, import_via, read_via, regions_to_instance_map
 from imagedataextractor.errors import DatasetError
 from imagedataextractor.imageio import read_image, read_instance_map
 

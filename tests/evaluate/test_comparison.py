@@ -28,7 +28,8 @@ from imagedataextractor.evaluate import (
 from imagedataextractor.evaluate import sweep as sweep_module
 from imagedataextractor.evaluate.analysis import particle_stats, rice_edges
 from imagedataextractor.evaluate.figures import GRID_HEADER_PX, overlay_grid, save_overlay_grid
-from imagedataextractor.evaluate.metrics import EvaluationError, rdf_rmse
+from imagedataextractor.evaluate.analysis import rdf_rmse
+from imagedataextractor.evaluate.metrics import EvaluationError
 from imagedataextractor.evaluate.report import comparison_table
 from imagedataextractor.evaluate.sweep import summarise_sweep, sweep_prediction
 from imagedataextractor.measure.distributions import radial_distribution

@@ -25,12 +25,11 @@ from imagedataextractor.evaluate.metrics import (
     coco_map,
     evaluate_pair,
     f1_at,
-    histogram_cosine_distance,
     iou_matrix,
     paper_metrics,
-    rdf_rmse,
     summarise,
 )
+from imagedataextractor.evaluate.analysis import histogram_cosine_distance, rdf_rmse
 
 
 def squares(shape: tuple[int, int], boxes: dict[int, tuple[int, int, int, int]]) -> np.ndarray:

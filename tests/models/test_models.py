@@ -9,8 +9,9 @@ from click.testing import CliRunner
 
 from imagedataextractor.cli import main
 from imagedataextractor.errors import ModelError
-from imagedataextractor.models import list_models, load_network, resolve
-from imagedataextractor.models.convert import convert_ide2_state_dict, import_ide2_checkpoint
+from imagedataextractor.models import list_models, resolve
+from imagedataextractor.segment.erfnet import load_network
+from imagedataextractor.segment.ide2_checkpoint import convert_ide2_state_dict, import_ide2_checkpoint
 from imagedataextractor.models.registry import read_bundle, write_bundle
 from imagedataextractor.segment.erfnet import BPartISNet
 

@@ -21,7 +21,9 @@ from PIL import Image
 from imagedataextractor.cli import main
 from imagedataextractor.harvest import HarvestConfig
 from imagedataextractor.harvest.replay import Fault, ReplayServer
-from imagedataextractor.literature import caption_verdict, extract_articles, is_article_source
+from imagedataextractor.document.corpus import is_article_source
+from imagedataextractor.document.em import caption_verdict
+from imagedataextractor.literature import extract_articles
 from imagedataextractor.store import open_db
 
 DEMO = Path(__file__).resolve().parents[2] / "corpus" / "demo"
@@ -223,3 +225,26 @@ def test_caption_verdicts():
     assert caption_verdict("", is_em=False) == "uncertain"
     assert caption_verdict("Cu nanowires on the substrate.", is_em=False) == "uncertain"
     assert caption_verdict("anything", is_em=True) == "em"
+
+
+def test_stored_distributions_describe_the_summarys_particles_on_the_demo_corpus(replay, tmp_path):
+    """For every measured panel of the demo corpus, the stored size distribution's n and mean are
+    those of the particles the summary counts: with border particles segmented (keep_border), they
+    are stored in the particle table but left out of the statistics (include_border off)."""
+    dois = [line for line in (DEMO / "dois.txt").read_text().splitlines() if line and not line.startswith("#")]
+    summary = extract_articles(dois, corpus=tmp_path / "corpus", db=tmp_path / "ide.sqlite", method="watershed", keep_border=True,
+                               workers=2, harvest_config=FAST)
+    assert summary.count("done") >= 6 and summary.n_em_panels >= 6
+    with open_db(tmp_path / "ide.sqlite") as database:
+        distributions = database.read_table("distributions")
+        particles = database.read_table("particles")
+    sizes = distributions[distributions.kind.str.startswith("diameter_")]
+    assert len(sizes) == summary.n_em_panels
+    border_particles = 0
+    for row in sizes.itertuples():
+        of_panel = particles[particles.extraction_id == row.extraction_id]
+        counted = of_panel[~of_panel.touches_border.astype(bool)][row.kind]
+        border_particles += int(of_panel.touches_border.sum())
+        assert row.n == len(counted)
+        assert row.mean == pytest.approx(counted.mean(), rel=1e-12) if len(counted) else row.mean is None
+    assert border_particles > 0

@@ -103,7 +103,7 @@ def test_package_import_stays_light_and_exposes_extract():
 
 
 def test_instances_under_the_scalebar_are_dropped_and_ids_renumbered():
-    from imagedataextractor.pipeline import drop_instances_under
+    from imagedataextractor.segment.masking import drop_instances_under
     from imagedataextractor.scalebar import scalebar_mask
     from imagedataextractor.scalebar.types import Scalebar
     from imagedataextractor.segment.types import Segmentation
@@ -144,3 +144,29 @@ def test_labels_printed_in_micrographs_are_not_measured_as_particles(tmp_path):
     overlay = np.asarray(Image.open(masked.save(tmp_path) / "overlay.png").convert("RGB"))
     outlined = (overlay == LABEL_COLOUR).all(axis=2)  # the blanked region's outline, in orange
     assert outlined[:160, :200].sum() > 200 and not outlined[200:].any()
+
+
+@pytest.mark.parametrize("keep_border", [False, True])
+def test_summary_histogram_and_stored_distribution_describe_the_same_particles(tmp_path, keep_border):
+    """Every measured panel of the demo figure: the stored size distribution's n, mean, median and std
+    are the summary's, also when border particles are segmented (then kept out of both)."""
+    from pathlib import Path
+
+    from imagedataextractor.store import open_db, pixel_sha256
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "figure-demo.png"
+    results = extract(demo, method="watershed", keep_border=keep_border, db=tmp_path / "ide.sqlite")
+    with open_db(tmp_path / "ide.sqlite") as database:
+        stored = database.read_table("distributions").merge(database.read_table("panels"), left_on="panel_id", right_on="id")
+    done = [r for r in results if r.status == "done"]
+    assert len(done) >= 2
+    for result in done:
+        unit = "nm" if result.nm_per_px is not None else "px"
+        [row] = stored[(stored.sha256 == pixel_sha256(result.image)) & (stored.kind == f"diameter_{unit}")].itertuples()
+        summary = result.measurements.summary
+        assert (row.n, row.mean, row.median, row.std) == (
+            summary["n_particles"], summary[f"diameter_mean_{unit}"], summary[f"diameter_median_{unit}"], summary[f"diameter_std_{unit}"]
+        )
+        assert row.n == result.size_distribution.counts.sum()
+    if keep_border:
+        assert any(r.particles["touches_border"].any() for r in done)

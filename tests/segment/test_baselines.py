@@ -19,7 +19,7 @@ from imagedataextractor.segment.baselines import (
     segment_ide1,
     segment_watershed,
 )
-from imagedataextractor.segment.baselines._common import particles_are_bright
+from imagedataextractor.segment.baselines.common import particles_are_bright
 from imagedataextractor.segment.baselines.gmm import fit_gmm_1d, select_gmm_1d
 from imagedataextractor.segment.types import Segmentation
 

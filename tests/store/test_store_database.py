@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from imagedataextractor.store import SCHEMA_VERSION, StoreError, normalize_doi, open_db, pixel_sha256, to_url
+from imagedataextractor.doi import normalise_doi
+from imagedataextractor.store import SCHEMA_VERSION, StoreError, open_db, pixel_sha256, to_url
 
 
 def test_round_trip(db_url: str, make_record) -> None:
@@ -219,7 +220,7 @@ def test_urls_and_dois() -> None:
     assert to_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert to_url("postgres://u@h/db").drivername == "postgresql+psycopg"
     assert to_url("sqlite:///x.db").database == "x.db"
-    assert normalize_doi(" DOI:10.1021/ACS.NANOLETT.0C01234 ") == "10.1021/acs.nanolett.0c01234"
+    assert normalise_doi(" DOI:10.1021/ACS.NANOLETT.0C01234 ") == "10.1021/acs.nanolett.0c01234"
 
 
 def test_pixel_sha256_is_content_identity() -> None:

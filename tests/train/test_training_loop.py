@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from imagedataextractor.cli import main
 from imagedataextractor.errors import DatasetError
-from imagedataextractor.models import load_network
+from imagedataextractor.segment.erfnet import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint

@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ...errors import SettingsError
 from ..types import Segmentation
-from ._common import (
+from .common import (
     BORDER_BAND_FRACTION,
     Polarity,
     as_grey,
@@ -133,9 +134,9 @@ class GmmConfig:
     def __post_init__(self) -> None:
         check_polarity(self.polarity)
         if self.max_components < 1:
-            raise ValueError(f"max_components: expected >= 1, got {self.max_components}")
+            raise SettingsError(f"max_components: expected >= 1, got {self.max_components}")
         if self.smooth_sigma_px < 0 or self.min_area_px < 0 or self.min_contrast < 0:
-            raise ValueError("smooth_sigma_px, min_area_px and min_contrast must be >= 0")
+            raise SettingsError("smooth_sigma_px, min_area_px and min_contrast must be >= 0")
 
 
 def _background_component(phase: np.ndarray, k: int) -> int:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...errors import SettingsError
 from ..types import Segmentation
-from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright, particles_up
+from .common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright, particles_up
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,13 @@ class Ide1Config:
     def __post_init__(self) -> None:
         check_polarity(self.polarity)
         if self.block_size_px < 3 or self.block_size_px % 2 == 0:
-            raise ValueError(f"block_size_px: expected an odd size >= 3, got {self.block_size_px}")
+            raise SettingsError(f"block_size_px: expected an odd size >= 3, got {self.block_size_px}")
         if self.median_blur_px < 0 or (self.median_blur_px and self.median_blur_px % 2 == 0):
-            raise ValueError(f"median_blur_px: expected 0 or an odd size, got {self.median_blur_px}")
+            raise SettingsError(f"median_blur_px: expected 0 or an odd size, got {self.median_blur_px}")
         if self.crop_px < 0:
-            raise ValueError(f"crop_px: expected >= 0, got {self.crop_px}")
+            raise SettingsError(f"crop_px: expected >= 0, got {self.crop_px}")
         if not 0 <= self.min_area_fraction < self.max_area_fraction <= 1:
-            raise ValueError("min_area_fraction and max_area_fraction: expected 0 <= min < max <= 1")
+            raise SettingsError("min_area_fraction and max_area_fraction: expected 0 <= min < max <= 1")
 
 
 def _find_particles(binary: np.ndarray, *, min_area_px: float, max_area_px: float, tolerance: float) -> list[np.ndarray]:

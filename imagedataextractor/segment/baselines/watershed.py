@@ -15,8 +15,9 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import local_maxima
 from skimage.segmentation import watershed
 
+from ...errors import SettingsError
 from ..types import Segmentation
-from ._common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
+from .common import Polarity, as_grey, check_polarity, make_segmentation, particles_are_bright
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ class WatershedConfig:
     def __post_init__(self) -> None:
         check_polarity(self.polarity)
         if self.denoise not in ("median", "gaussian", "nlmeans", "none"):
-            raise ValueError(f"denoise: unknown method {self.denoise!r}")
+            raise SettingsError(f"denoise: unknown method {self.denoise!r}")
         if self.denoise_size_px < 1 or (self.denoise == "median" and self.denoise_size_px % 2 == 0):
-            raise ValueError(f"denoise_size_px: expected a positive (odd for median) size, got {self.denoise_size_px}")
+            raise SettingsError(f"denoise_size_px: expected a positive (odd for median) size, got {self.denoise_size_px}")
         if self.h_px < 0 or self.min_area_px < 0 or self.min_contrast < 0:
-            raise ValueError("h_px, min_area_px and min_contrast must be >= 0")
+            raise SettingsError("h_px, min_area_px and min_contrast must be >= 0")
 
 
 def _denoise(grey: np.ndarray, config: WatershedConfig) -> np.ndarray:
@@ -159,7 +160,7 @@ def segment_watershed(image: np.ndarray, *, config: WatershedConfig = WatershedC
     """Segment particles with the classic distance-transform watershed.
 
     Steps: greyscale; polarity (``config.polarity``, "auto" by
-    :func:`~imagedataextractor.segment.baselines._common.particles_are_bright`); denoise; Otsu threshold
+    :func:`~imagedataextractor.segment.baselines.common.particles_are_bright`); denoise; Otsu threshold
     on the particle side; fill holes; drop blobs < ``min_area_px``; Euclidean distance transform;
     watershed of the negated distance from every regional maximum, then basins merged while a peak
     rises less than ``h_px`` above its pass (equivalent to h-maxima markers); instances <

@@ -92,7 +92,7 @@ def to_segmentation(labels: np.ndarray, foreground: np.ndarray, shape: tuple[int
     """
     from PIL import Image
 
-    from ..baselines._common import make_segmentation
+    from ..baselines.common import make_segmentation
 
     labels = np.asarray(labels, np.int32)
     n = int(labels.max())

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ...errors import SettingsError
+
 
 @dataclass(frozen=True)
 class DenseCRFConfig:
@@ -43,9 +45,9 @@ class DenseCRFConfig:
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
-            raise ValueError(f"iterations: expected >= 0, got {self.iterations}")
+            raise SettingsError(f"iterations: expected >= 0, got {self.iterations}")
         if min(self.appearance_xy_px, self.appearance_intensity, self.smoothness_xy_px) <= 0:
-            raise ValueError("kernel widths must be > 0")
+            raise SettingsError("kernel widths must be > 0")
 
 
 class BilateralGrid:

@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ...errors import SettingsError
 from ...imageio import as_rgb
-from ..baselines._common import as_grey
+from ..baselines.common import as_grey
 from ..types import Segmentation
 from ._model import bundle_details, class_probabilities, inference_settings, load_learned, to_segmentation
 from .crf import DenseCRFConfig, dense_crf
@@ -54,7 +55,7 @@ class DilatedUNetCRFConfig:
 
     def __post_init__(self) -> None:
         if min(v for v in (self.chan_vese_iterations, self.chan_vese_smoothing, self.band_px, self.min_area_px, 0) if v is not None) < 0:
-            raise ValueError("chan_vese_iterations, chan_vese_smoothing, band_px and min_area_px must be >= 0")
+            raise SettingsError("chan_vese_iterations, chan_vese_smoothing, band_px and min_area_px must be >= 0")
 
 
 #: The four 3-px line segments (horizontal, vertical, two diagonals) of the curvature operators.

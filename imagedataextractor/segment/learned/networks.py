@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...errors import SettingsError
+
 
 def _conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> list[nn.Module]:
     return [
@@ -37,7 +39,7 @@ class UNet(nn.Module):
     def __init__(self, *, width: int = 16, levels: int = 4, atrous: tuple[int, ...] = (), classes: int = 1) -> None:
         super().__init__()
         if width < 1 or levels < 1 or classes < 1:
-            raise ValueError(f"width, levels and classes must be >= 1, got {width}, {levels}, {classes}")
+            raise SettingsError(f"width, levels and classes must be >= 1, got {width}, {levels}, {classes}")
         widths = [width * 2**i for i in range(levels)]
         self.levels = levels
         self.encoder = nn.ModuleList(DoubleConv(c_in, c_out) for c_in, c_out in zip([3, *widths[:-1]], widths))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import SettingsError
 from ...imageio import as_rgb
 from ..baselines.watershed import split_by_distance
 from ..types import Segmentation
@@ -37,9 +38,9 @@ class UNetConfig:
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold: expected a probability in (0, 1), got {self.threshold}")
+            raise SettingsError(f"threshold: expected a probability in (0, 1), got {self.threshold}")
         if (self.h_px or 0) < 0 or (self.min_area_px or 0) < 0:
-            raise ValueError("h_px and min_area_px must be >= 0")
+            raise SettingsError("h_px and min_area_px must be >= 0")
 
 
 def separate_instances(foreground: np.ndarray, *, threshold: float, h_px: float, min_area_px: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ..errors import ModelError
-from .registry import ModelBundle, write_bundle
+from ..models.registry import ModelBundle, write_bundle
 
 _CONV_NAMES = {"conv3x1_1": "conv_v1", "conv1x3_1": "conv_h1", "conv3x1_2": "conv_v2", "conv1x3_2": "conv_h2"}
 #: Encoder layer index in the original -> our module path. layers.0 is the second downsampler.
@@ -47,7 +47,7 @@ def _rename(key: str) -> str | None:
 
 def convert_ide2_state_dict(state: dict) -> dict:
     """Map an IDE 2.0.4 BPartIS state_dict to this package's names, checking every shape."""
-    from ..segment.erfnet import BPartISNet
+    from .erfnet import BPartISNet
 
     if not isinstance(state, dict) or not state:
         raise ModelError("checkpoint is not a state_dict (expected a mapping of tensor names)")

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from skimage.filters import threshold_otsu
 
-from ...errors import ImageError
+from ...errors import ImageError, SettingsError
 from ...imageio import as_rgb
 from ..types import Segmentation
 
@@ -36,7 +36,7 @@ def as_grey(image: np.ndarray) -> np.ndarray:
 
 def check_polarity(polarity: str) -> None:
     if polarity not in POLARITIES:
-        raise ValueError(f"polarity: expected one of {POLARITIES}, got {polarity!r}")
+        raise SettingsError(f"polarity: expected one of {POLARITIES}, got {polarity!r}")
 
 
 def _largest_component_share(mask: np.ndarray) -> float:
