@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from ..imageio import as_rgb
-from .classify import classify_panel
+from .classify import COLOURED_PIXEL_SPREAD, classify_panel
 from .labels import read_panel_label
 from .layout import Box, find_panels, gutter_lines, grey_levels
 from .types import Panel, SplitConfig
@@ -72,7 +72,8 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     image = as_rgb(image, name="figure")
     grey = grey_levels(image)
     panels = []
-    for box in find_panels(grey, config=config):
+    coloured = (image.max(axis=2).astype(np.int16) - image.min(axis=2)) > COLOURED_PIXEL_SPREAD
+    for box, confidence in find_panels(grey, config=config, coloured=coloured):
         x0, y0, x1, y1 = box
         crop = image[y0:y1, x0:x1].copy()
         crop.setflags(write=False)
@@ -81,6 +82,6 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
         if config.read_labels:
             lx0, ly0, lx1, ly1 = _label_box(grey, box, config)
             reading = read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
-        panels.append(Panel(box, reading.label if reading else None, is_micrograph, reason, crop))
+        panels.append(Panel(box, reading.label if reading else None, is_micrograph, reason, crop, confidence=round(confidence, 3)))
     log.debug("figure %dx%d: %d panels", image.shape[1], image.shape[0], len(panels))
     return panels
