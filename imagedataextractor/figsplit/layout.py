@@ -29,15 +29,17 @@ _LEADING_LABEL_SPAN = 0.15
 #: a line's texture needs this standard deviation (grey levels);
 #: a dip is a correlation under ``_SEAM_MAX_CORRELATION`` and under ``_SEAM_DROP`` times the band's
 #: median, which must be over ``_SEAM_MIN_REFERENCE``; a seam dips in ``_SEAM_MIN_BANDS`` of bands.
-_SEAM_BAND_PX, _SEAM_MAX_BANDS = 40, 8
-_SEAM_SPAN, _SEAM_SMOOTHING, _SEAM_NEIGHBOURHOOD = 3, 2.0, 15
-_SEAM_STEP, _SEAM_MIN_STEP, _SEAM_LINE_STEP, _SEAM_RIDGE = 4.0, 3.0, 0.5, 30.0
+_SEAM_BAND_PX, _SEAM_MAX_BANDS = 30, 10
+_SEAM_SPAN, _SEAM_SMOOTHING, _SEAM_NEIGHBOURHOOD = 3, 2.0, 7
+_SEAM_STEP, _SEAM_MIN_STEP, _SEAM_LINE_STEP, _SEAM_RIDGE = 4.0, 1.5, 0.5, 30.0
 _SEAM_MIN_SPREAD = 2.0
 _SEAM_MAX_CORRELATION, _SEAM_DROP, _SEAM_MIN_REFERENCE = 0.3, 0.5, 0.6
 #: Each piece either side of a seam is at least this share of the region (touching images are
 #: of similar sizes; a thin strip is more likely an image's own edge).
 _SEAM_MIN_PIECE = 0.2
-_SEAM_MIN_BANDS = 0.85
+_SEAM_MIN_BANDS = 0.8
+#: JPEG block size (px), and grid pairs either side whose median step a grid pair is compared to.
+_JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS = 8, 7
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
 _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
 #: Grey level from which a flat pixel is white paper (as in ``classify``).
@@ -184,17 +186,21 @@ def _correlation(band: np.ndarray, span: int) -> np.ndarray:
     return correlation
 
 
-def _band_breaks(band: np.ndarray) -> np.ndarray:
+def _band_breaks(band: np.ndarray, origin: int) -> np.ndarray:
     """Boolean per column pair (k - 1, k), k = 1 .. L - 1, of a (rows, L) band smoothed along its
     rows: does the band break there? Either a step (the mean absolute difference across the pair
-    is ``_SEAM_STEP`` times its median over the neighbouring pairs, at least ``_SEAM_MIN_STEP``
+    is ``_SEAM_STEP`` times the median over the neighbouring pairs on its quieter side, at least ``_SEAM_MIN_STEP``
     grey levels, and still ``_SEAM_LINE_STEP`` of that across the ``2 * _SEAM_SPAN - 1`` lines
     around the pair, or those lines uncorrelated: a straight edge between two images, not a thin
     rule on one background), a light line ``_SEAM_RIDGE`` levels over both sides, or a texture break:
     the columns ``_SEAM_SPAN`` apart across the pair correlate under ``_SEAM_MAX_CORRELATION``
     while those just before and just after it, on either side, correlate over
     ``_SEAM_MIN_REFERENCE`` (each side is one textured image) and ``_SEAM_DROP`` times more. A
-    periodic texture (close-packed particles) dips in the middle and on both sides together."""
+    periodic texture (close-packed particles) dips in the middle and on both sides together.
+
+    JPEG compresses 8 x 8 blocks of the figure, which leaves straight edges on its 8-px grid
+    (``origin``: the figure coordinate of the band's first column): a pair on that grid breaks only
+    if its step is also ``_SEAM_STEP`` times the median step of the grid pairs around it."""
     span = _SEAM_SPAN
     steps = np.abs(np.diff(band, axis=1)).mean(axis=0)
     # The same step measured between the lines ``span`` before and after the pair: it stays for an
@@ -207,7 +213,11 @@ def _band_breaks(band: np.ndarray) -> np.ndarray:
     # two images): uncorrelated across the wide span.
     wide_correlation = np.ones_like(steps)
     wide_correlation[span - 1 : steps.size - span + 1] = np.nan_to_num(_correlation(band, 2 * span - 1), nan=1.0)
-    local = ndi.median_filter(steps, size=_SEAM_NEIGHBOURHOOD, mode="nearest")
+    # The quieter side's median: an image edge may run beside a busy texture.
+    side = ndi.median_filter(steps, size=_SEAM_NEIGHBOURHOOD, mode="nearest")
+    reach = _SEAM_NEIGHBOURHOOD // 2 + 1
+    padded = np.pad(side, reach, mode="edge")
+    local = np.minimum(padded[: -2 * reach], padded[2 * reach :])
     edge = (wide >= _SEAM_LINE_STEP * steps) | (wide_correlation < _SEAM_MAX_CORRELATION)
     breaks = (steps >= _SEAM_STEP * local) & (steps >= _SEAM_MIN_STEP) & edge
     # Pair (k - 1, k) is straddled by columns (k - 2, k + 1): correlation[k - 2]; the side
@@ -223,10 +233,15 @@ def _band_breaks(band: np.ndarray) -> np.ndarray:
     ridge = np.zeros(steps.size, bool)
     above = np.minimum(band[:, 2:-2] - band[:, :-4], band[:, 2:-2] - band[:, 4:])
     ridge[1 : 1 + above.shape[1]] = np.median(above, axis=0) >= _SEAM_RIDGE
-    return breaks | texture_breaks | ridge
+    on_grid = np.flatnonzero((origin + np.arange(1, steps.size + 1)) % _JPEG_BLOCK == 0)
+    grid_steps = steps[on_grid]
+    grid_reference = ndi.median_filter(grid_steps, size=_SEAM_GRID_NEIGHBOURS, mode="nearest") if grid_steps.size else grid_steps
+    found = breaks | texture_breaks | ridge
+    found[on_grid] &= grid_steps >= _SEAM_STEP * grid_reference
+    return found
 
 
-def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float = _SEAM_MIN_BANDS) -> list[tuple[int, float]]:
+def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float = _SEAM_MIN_BANDS, origin: int = 0) -> list[tuple[int, float]]:
     """Straight seams across a grey region where two images abut without a gutter, or with a
     separator line too faint or noisy for a gutter: (offset along ``axis`` of the first line after
     the seam, strength 0-1), strongest first. ``axis`` 0 looks for horizontal seams.
@@ -236,13 +251,13 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
     (see :func:`_band_breaks`), so a particle edge, an inset or a label over part of the length is
     no seam. Its strength is the share of bands that break (lines with at least ``min_support``
     are returned). Both pieces must be at least twice ``min_length`` long and ``_SEAM_MIN_PIECE``
-    of the region.
+    of the region. ``origin``: the figure coordinate of the region's first line along ``axis``.
     """
     lines = region if axis == 1 else region.T
     if lines.shape[1] < 2 * min_length:
         return []
     smooth = ndi.gaussian_filter1d(lines.astype(np.float32), _SEAM_SMOOTHING, axis=0)
-    breaks = np.array([_band_breaks(band) for band in _bands(smooth)])
+    breaks = np.array([_band_breaks(band, origin) for band in _bands(smooth)])
     # A seam is straight: the same pair breaks in every band.
     support = breaks.mean(axis=0)
     steps = np.abs(np.diff(smooth, axis=1)).mean(axis=0)
@@ -299,7 +314,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
         if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
             panels.append((trimmed, confidence))
             return
-        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT)]
+        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis])]
         strength, axis, line = max(seams, default=(0.0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             panels.append((trimmed, min(confidence, 1.0 - strength)))
