@@ -378,3 +378,27 @@ def _backdrop(grey: np.ndarray, bbox: tuple[int, int, int, int]) -> tuple[int, i
         if x0 < limits[0] or y0 < limits[1] or x1 > limits[2] or y1 > limits[3]:
             return None
     return x0, y0, x1, y1
+
+
+def consistent_labels(labels: list[str | None]) -> list[str | None]:
+    """Panel letters (lower case, None where none was read) of a figure's panels in reading order,
+    made consistent with the lettering a, b, c, ... that figures print.
+
+    A letter read twice, or beyond the number of panels, is a misreading (texture, a word, or a
+    letter read as another) and is dropped. If the letters left rise in reading order, the printed
+    lettering is sequential; then a letter missing between two read ones (or before the first) is
+    given to the one unread panel between them, where there is exactly one and either two letters
+    were read in the figure or a dropped misreading shows that a glyph is printed on that panel.
+    Figures lettered out of reading order (A B over D C) keep only the letters read.
+    """
+    counts = {letter: labels.count(letter) for letter in set(labels) if letter is not None}
+    kept = [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
+    known = [(index, label) for index, label in enumerate(kept) if label is not None]
+    if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
+        return kept
+    bounds = [(-1, chr(ord("a") - 1))] + known
+    for (start, low), (end, high) in zip(bounds, bounds[1:]):
+        unread = [index for index in range(start + 1, end) if kept[index] is None]
+        if ord(high) - ord(low) == 2 and len(unread) == 1 and (len(known) >= 2 or labels[unread[0]] is not None):
+            kept[unread[0]] = chr(ord(low) + 1)
+    return kept

@@ -37,7 +37,7 @@ _SEAM_MAX_CORRELATION, _SEAM_DROP, _SEAM_MIN_REFERENCE = 0.3, 0.5, 0.6
 #: Each piece either side of a seam is at least this share of the region (touching images are
 #: of similar sizes; a thin strip is more likely an image's own edge).
 _SEAM_MIN_PIECE = 0.2
-_SEAM_MIN_BANDS = 0.8
+_SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.8, 4
 #: JPEG block size (px), and grid pairs either side whose median step a grid pair is compared to.
 _JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS = 8, 7
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
@@ -254,7 +254,7 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
     of the region. ``origin``: the figure coordinate of the region's first line along ``axis``.
     """
     lines = region if axis == 1 else region.T
-    if lines.shape[1] < 2 * min_length:
+    if lines.shape[1] < 2 * min_length or lines.shape[0] < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX:
         return []
     smooth = ndi.gaussian_filter1d(lines.astype(np.float32), _SEAM_SMOOTHING, axis=0)
     breaks = np.array([_band_breaks(band, origin) for band in _bands(smooth)])
@@ -329,3 +329,17 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
 
     cut((0, 0, width, height), 1.0)
     return panels or [((0, 0, width, height), 1.0)]
+
+
+def reading_order(boxes: list[Box]) -> list[int]:
+    """Indices of ``boxes`` in reading order: rows top to bottom, left to right within a row. A box
+    joins the row of the topmost box not yet placed when it starts above that box's middle."""
+    remaining = sorted(range(len(boxes)), key=lambda index: (boxes[index][1], boxes[index][0]))
+    order: list[int] = []
+    while remaining:
+        first = boxes[remaining[0]]
+        middle = (first[1] + first[3]) / 2
+        row = [index for index in remaining if boxes[index][1] < middle]
+        order += sorted(row, key=lambda index: (boxes[index][0], boxes[index][1]))
+        remaining = [index for index in remaining if index not in row]
+    return order
