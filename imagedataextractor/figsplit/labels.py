@@ -386,19 +386,25 @@ def consistent_labels(labels: list[str | None]) -> list[str | None]:
 
     A letter read twice, or beyond the number of panels, is a misreading (texture, a word, or a
     letter read as another) and is dropped. If the letters left rise in reading order, the printed
-    lettering is sequential; then a letter missing between two read ones (or before the first) is
-    given to the one unread panel between them, where there is exactly one and either two letters
-    were read in the figure or a dropped misreading shows that a glyph is printed on that panel.
-    Figures lettered out of reading order (A B over D C) keep only the letters read.
+    lettering is sequential; then the letters missing between two read ones (or before the first)
+    go to the unread panels between them, in order, where their numbers match and either two
+    letters were read in the figure or a dropped misreading shows that a glyph is printed on each
+    of those panels. If at least half the panels were read and each read letter is its panel's
+    place in the order (a first, b second, ...), every panel is lettered by its place. Figures
+    lettered out of reading order (A B over D C) keep only the letters read.
     """
     counts = {letter: labels.count(letter) for letter in set(labels) if letter is not None}
     kept = [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
     known = [(index, label) for index, label in enumerate(kept) if label is not None]
     if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
         return kept
+    if 2 * len(known) >= len(labels) and all(ord(label) - ord("a") == index for index, label in known):
+        return [chr(ord("a") + index) for index in range(len(labels))]
     bounds = [(-1, chr(ord("a") - 1))] + known
     for (start, low), (end, high) in zip(bounds, bounds[1:]):
         unread = [index for index in range(start + 1, end) if kept[index] is None]
-        if ord(high) - ord(low) == 2 and len(unread) == 1 and (len(known) >= 2 or labels[unread[0]] is not None):
-            kept[unread[0]] = chr(ord(low) + 1)
+        evidence = len(known) >= 2 or all(labels[index] is not None for index in unread)
+        if unread and ord(high) - ord(low) - 1 == len(unread) and evidence:
+            for offset, index in enumerate(unread, start=1):
+                kept[index] = chr(ord(low) + offset)
     return kept

@@ -464,8 +464,8 @@ def _zoomed_inset(rng: np.random.Generator, panel: np.ndarray) -> np.ndarray:
 
 def make_case(name: str, seed: int, *, micrographs: MicrographSource = procedural_micrograph) -> SyntheticFigure:
     """Draw figure ``seed`` of the named case (see :data:`CASES`); ``separator`` of the result is the
-    case name. Truth boxes: each cell less its flat edges, united with a label printed outside it;
-    scaled with the figure when the case downscales it."""
+    case name. Truth boxes: each cell (with its label) less its flat edges, united with a label
+    printed outside it; scaled with the figure when the case downscales it."""
     rng = np.random.default_rng([seed, crc32(name.encode())])
     layout = CASES[name][1](rng)
     margin = int(rng.integers(0, 10))
@@ -482,30 +482,39 @@ def make_case(name: str, seed: int, *, micrographs: MicrographSource = procedura
         else:
             content = _plot_panel(rng, x1 - x0, y1 - y0, None if kind == "plot" else kind)
         canvas.paste(Image.fromarray(content), (x0, y0))
-    clean_content = np.asarray(canvas).copy()
     order = layout.letter_order or tuple(range(len(cells)))
     font_name = _LABEL_FONTS[int(rng.integers(len(_LABEL_FONTS)))]
-    panels = []
+    texts: list[str | None] = []
+    outside: list[tuple[int, int, int, int] | None] = []
     draw = ImageDraw.Draw(canvas)
-    for index, (cell, kind) in enumerate(zip(cells, layout.kinds)):
-        bbox = _flat_trimmed(clean_content, cell)
+    for index, cell in enumerate(cells):
         text = None
         if layout.labelled and len(cells) > 1:
-            letter = string.ascii_letters[order[index] + (26 if layout.upper else 0)]
-            text = layout.label_template.format(letter)
-            if layout.labels_outside:
-                font = _font(font_name, 20)
-                left, top_, right, bottom = draw.textbbox((0, 0), text, font=font)
-                x, y = cell[0] - left, cell[1] - 6 - bottom
-                draw.text((x, y), text, fill=(0, 0, 0), font=font)
-                bbox = (min(bbox[0], x + left), min(bbox[1], y + top_), bbox[2], bbox[3])
-            else:
-                _draw_label(rng, canvas, cell, text, font_name, layout.label_corner, layout.label_box is not None, layout.label_box)
+            text = layout.label_template.format(string.ascii_letters[order[index] + (26 if layout.upper else 0)])
+        texts.append(text)
+        outside.append(None)
+        if text is not None and layout.labels_outside:
+            font = _font(font_name, 20)
+            left, top_, right, bottom = draw.textbbox((0, 0), text, font=font)
+            x, y = cell[0] - left, cell[1] - 6 - bottom
+            draw.text((x, y), text, fill=(0, 0, 0), font=font)
+            outside[-1] = (x + left, y + top_, x + right, y + bottom)
+        elif text is not None:
+            _draw_label(rng, canvas, cell, text, font_name, layout.label_corner, layout.label_box is not None, layout.label_box)
+    labelled_canvas = np.asarray(canvas)
+    panels = []
+    for cell, kind, text, label_box in zip(cells, layout.kinds, texts, outside):
+        bbox = _flat_trimmed(labelled_canvas, cell)
+        if label_box is not None:
+            bbox = (min(bbox[0], label_box[0]), min(bbox[1], label_box[1]), max(bbox[2], label_box[2]), max(bbox[3], label_box[3]))
         panels.append(TruthPanel(bbox, text.strip("()").lower() if text else None, text, kind == "micrograph", kind))
     if layout.downscale:
         scale = layout.downscale
         canvas = canvas.resize((round(canvas.width * scale), round(canvas.height * scale)), Image.Resampling.LANCZOS)
-        panels = [replace(p, bbox=(int(p.bbox[0] * scale), int(p.bbox[1] * scale), int(np.ceil(p.bbox[2] * scale)), int(np.ceil(p.bbox[3] * scale)))) for p in panels]
+        panels = [
+            replace(p, bbox=(int(p.bbox[0] * scale), int(p.bbox[1] * scale), min(canvas.width, int(np.ceil(p.bbox[2] * scale))), min(canvas.height, int(np.ceil(p.bbox[3] * scale)))))
+            for p in panels
+        ]
     if layout.jpeg_quality:
         buffer = io.BytesIO()
         canvas.save(buffer, format="JPEG", quality=layout.jpeg_quality)
