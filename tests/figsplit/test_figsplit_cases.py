@@ -94,10 +94,13 @@ def test_letters_follow_the_printed_sequence() -> None:
     # Misread and duplicated letters are dropped; one gap between read letters is filled.
     assert consistent_labels(["n", "b"]) == ["a", "b"]
     assert consistent_labels(["a", "b", None, "d"]) == ["a", "b", "c", "d"]
+    assert consistent_labels(["a", None, None, None, "e", None, None]) == ["a", "b", "c", "d", "e", None, None]
     assert consistent_labels(["a", "b", "b"]) == ["a", None, None]
+    # Half the panels read, each at its place: the lettering is regular.
+    assert consistent_labels(["a", "b", None, None]) == ["a", "b", "c", "d"]
     # Nothing is made up where nothing was read, or where two panels compete for one gap.
     assert consistent_labels([None, None, None]) == [None, None, None]
-    assert consistent_labels(["a", None, None, "d"]) == ["a", None, None, "d"]
+    assert consistent_labels(["a", None, None, "c", None, None]) == ["a", None, None, "c", None, None]
     # Out of reading order (A B over D C): kept as read.
     assert consistent_labels(["a", "b", "d", "c"]) == ["a", "b", "d", "c"]
 
