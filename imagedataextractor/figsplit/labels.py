@@ -389,7 +389,7 @@ def consistent_labels(labels: list[str | None]) -> list[str | None]:
     lettering is sequential; then the letters missing between two read ones (or before the first)
     go to the unread panels between them, in order, where their numbers match and either two
     letters were read in the figure or a dropped misreading shows that a glyph is printed on each
-    of those panels. If at least half the panels were read and each read letter is its panel's
+    of those panels. If at least two thirds of the panels were read and each read letter is its panel's
     place in the order (a first, b second, ...), every panel is lettered by its place. Figures
     lettered out of reading order (A B over D C) keep only the letters read.
     """
@@ -398,7 +398,7 @@ def consistent_labels(labels: list[str | None]) -> list[str | None]:
     known = [(index, label) for index, label in enumerate(kept) if label is not None]
     if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
         return kept
-    if 2 * len(known) >= len(labels) and all(ord(label) - ord("a") == index for index, label in known):
+    if 3 * len(known) >= 2 * len(labels) and all(ord(label) - ord("a") == index for index, label in known):
         return [chr(ord("a") + index) for index in range(len(labels))]
     bounds = [(-1, chr(ord("a") - 1))] + known
     for (start, low), (end, high) in zip(bounds, bounds[1:]):

@@ -37,9 +37,10 @@ _SEAM_MAX_CORRELATION, _SEAM_DROP, _SEAM_MIN_REFERENCE = 0.3, 0.5, 0.6
 #: Each piece either side of a seam is at least this share of the region (touching images are
 #: of similar sizes; a thin strip is more likely an image's own edge).
 _SEAM_MIN_PIECE = 0.2
-_SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.8, 4
-#: JPEG block size (px), and grid pairs either side whose median step a grid pair is compared to.
-_JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS = 8, 7
+_SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.75, 4
+#: JPEG block size (px); grid pairs around a grid pair whose median step it is compared to; how
+#: much larger steps on the grid are than elsewhere in a figure with visible blocks.
+_JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS, _JPEG_BLOCKINESS = 8, 7, 1.15
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
 _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
 #: Grey level from which a flat pixel is white paper (as in ``classify``).
@@ -186,7 +187,7 @@ def _correlation(band: np.ndarray, span: int) -> np.ndarray:
     return correlation
 
 
-def _band_breaks(band: np.ndarray, origin: int) -> np.ndarray:
+def _band_breaks(band: np.ndarray, origin: int | None) -> np.ndarray:
     """Boolean per column pair (k - 1, k), k = 1 .. L - 1, of a (rows, L) band smoothed along its
     rows: does the band break there? Either a step (the mean absolute difference across the pair
     is ``_SEAM_STEP`` times the median over the neighbouring pairs on its quieter side, at least ``_SEAM_MIN_STEP``
@@ -199,8 +200,9 @@ def _band_breaks(band: np.ndarray, origin: int) -> np.ndarray:
     periodic texture (close-packed particles) dips in the middle and on both sides together.
 
     JPEG compresses 8 x 8 blocks of the figure, which leaves straight edges on its 8-px grid
-    (``origin``: the figure coordinate of the band's first column): a pair on that grid breaks only
-    if its step is also ``_SEAM_STEP`` times the median step of the grid pairs around it."""
+    (``origin``: the figure coordinate of the band's first column; None when the figure shows no
+    blocks): a pair on that grid breaks only if its step is also ``_SEAM_STEP`` times the median
+    step of the grid pairs around it."""
     span = _SEAM_SPAN
     steps = np.abs(np.diff(band, axis=1)).mean(axis=0)
     # The same step measured between the lines ``span`` before and after the pair: it stays for an
@@ -233,15 +235,16 @@ def _band_breaks(band: np.ndarray, origin: int) -> np.ndarray:
     ridge = np.zeros(steps.size, bool)
     above = np.minimum(band[:, 2:-2] - band[:, :-4], band[:, 2:-2] - band[:, 4:])
     ridge[1 : 1 + above.shape[1]] = np.median(above, axis=0) >= _SEAM_RIDGE
-    on_grid = np.flatnonzero((origin + np.arange(1, steps.size + 1)) % _JPEG_BLOCK == 0)
-    grid_steps = steps[on_grid]
-    grid_reference = ndi.median_filter(grid_steps, size=_SEAM_GRID_NEIGHBOURS, mode="nearest") if grid_steps.size else grid_steps
     found = breaks | texture_breaks | ridge
-    found[on_grid] &= grid_steps >= _SEAM_STEP * grid_reference
+    if origin is not None:
+        on_grid = np.flatnonzero((origin + np.arange(1, steps.size + 1)) % _JPEG_BLOCK == 0)
+        grid_steps = steps[on_grid]
+        if grid_steps.size:
+            found[on_grid] &= grid_steps >= _SEAM_STEP * ndi.median_filter(grid_steps, size=_SEAM_GRID_NEIGHBOURS, mode="nearest")
     return found
 
 
-def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float = _SEAM_MIN_BANDS, origin: int = 0) -> list[tuple[int, float]]:
+def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float = _SEAM_MIN_BANDS, origin: int | None = None) -> list[tuple[int, float]]:
     """Straight seams across a grey region where two images abut without a gutter, or with a
     separator line too faint or noisy for a gutter: (offset along ``axis`` of the first line after
     the seam, strength 0-1), strongest first. ``axis`` 0 looks for horizontal seams.
@@ -270,6 +273,18 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
     return sorted(seams, key=lambda seam: -seam[1])
 
 
+def jpeg_blocky(grey: np.ndarray) -> bool:
+    """Whether a grey figure shows JPEG blocks: the median over columns (or rows) of the mean step
+    between neighbours is ``_JPEG_BLOCKINESS`` times larger on the 8-px grid than off it (medians,
+    so that a few panel edges on the grid do not count)."""
+    ratios = []
+    for lines in (grey, grey.T):
+        steps = np.abs(np.diff(lines, axis=1)).mean(axis=0)
+        on_grid = (np.arange(1, steps.size + 1) % _JPEG_BLOCK) == 0
+        ratios.append(float(np.median(steps[on_grid])) / max(float(np.median(steps[~on_grid])), 1e-6) if on_grid.any() else 1.0)
+    return max(ratios) >= _JPEG_BLOCKINESS
+
+
 def _paper_fraction(region: np.ndarray) -> float:
     """Share of a grey region's pixels that are flat near-white paper (see ``classify``)."""
     flat = ndi.maximum_filter(region, size=3) == ndi.minimum_filter(region, size=3)
@@ -292,6 +307,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     height, width = grey.shape
     min_length = max(config.min_panel_px, int(config.min_panel_fraction * max(height, width)))
     panels: list[tuple[Box, float]] = []
+    blocky = jpeg_blocky(grey)
 
     def cut(box: Box, confidence: float) -> None:
         trimmed = trim(grey, box, config)
@@ -314,7 +330,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
         if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
             panels.append((trimmed, confidence))
             return
-        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis])]
+        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis] if blocky else None)]
         strength, axis, line = max(seams, default=(0.0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             panels.append((trimmed, min(confidence, 1.0 - strength)))
