@@ -10,7 +10,9 @@ into a temporary package) and the working tree's are run on the same figures in 
 Measures, per layout family and overall (the same as ``../shared/figsplit-dev/score.py``):
 count: figures whose panel count is exact; iou: for each true panel the best IoU with any predicted
 box, averaged over panels; labels: labelled true panels whose best-matching predicted panel has the
-right letter; kinds: true panels whose best-matching predicted panel has the right is_micrograph;
+right letter; wrong: true panels whose best-matching predicted panel has a letter that is not the
+one printed there (or none is printed); kinds: true panels whose best-matching predicted panel has
+the right is_micrograph;
 merged: predicted micrograph panels spanning two true micrographs (covering at least 20 % of each);
 s/fig: seconds per figure (split, labels, classification; not drawing). ``--cases`` picks cases,
 ``-v`` prints every wrong figure.
@@ -69,12 +71,13 @@ def _covered(truth_box, box) -> float:
 
 def score_figure(figure: SyntheticFigure, predicted) -> dict:
     """Per-figure counts that the summary adds up."""
-    counts = {"figures": 1, "count": int(len(predicted) == len(figure.panels)), "panels": len(figure.panels), "iou": 0.0, "labelled": 0, "labels": 0, "kinds": 0, "merged": 0}
+    counts = {"figures": 1, "count": int(len(predicted) == len(figure.panels)), "panels": len(figure.panels), "iou": 0.0, "labelled": 0, "labels": 0, "wrong": 0, "kinds": 0, "merged": 0}
     for truth in figure.panels:
         overlaps = [iou(truth.bbox, found.bbox) for found in predicted]
         best = predicted[max(range(len(predicted)), key=overlaps.__getitem__)] if predicted and max(overlaps) > 0 else None
         counts["iou"] += max(overlaps, default=0.0)
         counts["kinds"] += best is not None and best.is_micrograph == truth.is_micrograph
+        counts["wrong"] += best is not None and best.label is not None and best.label != truth.label
         if truth.label is not None:
             counts["labelled"] += 1
             counts["labels"] += best is not None and best.label == truth.label
@@ -86,7 +89,7 @@ def score_figure(figure: SyntheticFigure, predicted) -> dict:
 def summary(totals: dict, seconds: float) -> str:
     return (
         f"count {totals['count']:.0f}/{totals['figures']:.0f} ({totals['count'] / totals['figures']:.2f})  iou {totals['iou'] / totals['panels']:.3f}  "
-        f"labels {totals['labels']:.0f}/{totals['labelled']:.0f} ({totals['labels'] / max(totals['labelled'], 1):.2f})  "
+        f"labels {totals['labels']:.0f}/{totals['labelled']:.0f} ({totals['labels'] / max(totals['labelled'], 1):.2f})  wrong {totals['wrong']:.0f}  "
         f"kinds {totals['kinds']:.0f}/{totals['panels']:.0f} ({totals['kinds'] / totals['panels']:.2f})  merged {totals['merged']:.0f}  s/fig {seconds / totals['figures']:.2f}"
     )
 
