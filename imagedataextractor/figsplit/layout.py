@@ -1,15 +1,18 @@
-"""Finding the panels of a figure by recursive cuts along uniform gutters (an XY-cut).
+"""Finding the panels of a figure by recursive cuts along uniform gutters and seams (an XY-cut).
 
 A gutter line is a row (or column) of a region that is one flat colour near white or black, within
 a tolerance for JPEG noise, or exactly one flat colour of any shade; white gutters, black gutters
 and the 1-3 px borders between abutting panels all are. The non-gutter runs between gutter lines
-are candidate pieces. A gutter needs a panel edge on at least one side, and pieces too thin to be
-panels or holding only small marks (labels above a panel, captions under it, the tick labels of a
-plot; found as connected components) are joined to the nearer neighbour, so they stay with their
-panel. A region is cut along the axis with the widest gutter, each piece is cut again, and what
-cannot be cut is a panel, trimmed of its flat margins.
+are candidate pieces. A gutter needs a panel edge on at least one side unless it is white paper
+(plots and drawings end in white), and pieces too thin to be panels or holding only small marks
+(labels above a panel, captions under it, the tick labels of a plot; found as connected
+components) are joined to a neighbour, so they stay with their panel: a label printed before its
+panel to the panel after it, others to the nearer one. A region is cut along the axis with the
+widest gutter and each piece is cut again. A region without gutters that is an image (not mostly
+paper or colour) is cut along its strongest seam, a straight line where two touching images meet
+(:func:`find_seams`), with a confidence under 1 for its pieces. What cannot be cut is a panel,
+trimmed of its flat margins.
 """
-
 from __future__ import annotations
 
 import numpy as np
