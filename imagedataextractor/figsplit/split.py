@@ -29,6 +29,8 @@ MIN_FIGURE_SIDE, MAX_LAYOUT_SIDE = 64, 1600
 #: Fragments (see :func:`_absorb_fragments`): largest area, as a share of the median lettered
 #: panel; the share of another panel's area a joined box may cover; the confidence of a joined box.
 _FRAGMENT_AREA, _FRAGMENT_OVERLAP, _FRAGMENT_CONFIDENCE = 0.35, 0.05, 0.8
+#: Panels are of similar sizes (a grid, for lettering) when each area is within this factor of the mean.
+_REGULAR_AREA_RATIO = 1.5
 
 
 def _label_box(grey: np.ndarray, box: Box, config: SplitConfig) -> Box:
@@ -125,18 +127,21 @@ def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConf
 
 def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[int], list[str | None]]:
     """The order of the panels (the cut hierarchy, as found, or rows then columns, whichever the
-    letters read rise in; rows when neither) and their letters made consistent in that order."""
+    letters read rise in; rows when neither) and their letters made consistent in that order
+    (regular when every panel's area is within ``_REGULAR_AREA_RATIO`` of the mean)."""
     if len(boxes) < 2:
         return list(range(len(boxes))), labels
     candidates = [list(range(len(boxes))), reading_order(boxes)]
+    areas = np.array([_area(box) for box in boxes], float)
+    regular = bool(np.all((areas >= areas.mean() / _REGULAR_AREA_RATIO) & (areas <= areas.mean() * _REGULAR_AREA_RATIO)))
     for order in candidates:
-        ordered = consistent_labels([labels[index] for index in order])
+        ordered = consistent_labels([labels[index] for index in order], regular=regular)
         letters = [label for label in ordered if label is not None]
         if letters and letters == sorted(letters):
             break
     else:
         order = candidates[1]
-        ordered = consistent_labels([labels[index] for index in order])
+        ordered = consistent_labels([labels[index] for index in order], regular=regular)
     by_panel: list[str | None] = [None] * len(boxes)
     for index, label in zip(order, ordered):
         by_panel[index] = label
