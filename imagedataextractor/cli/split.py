@@ -11,7 +11,7 @@ import click
 @click.command("split")
 @click.argument("figure", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write each panel as PNG into this directory.")
-@click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"panels": [{"bbox", "label", "is_micrograph", "reason"}, ...]}.')
+@click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"panels": [{"bbox", "label", "is_micrograph", "reason", "confidence"}, ...]}.')
 @click.option("--no-labels", is_flag=True, help="Skip reading panel labels (faster).")
 def split_command(figure: Path, out: Path | None, as_json: bool, no_labels: bool) -> None:
     """Split FIGURE into panels: bbox (x0, y0, x1, y1 pixels), label, micrograph or not."""
@@ -30,7 +30,7 @@ def split_command(figure: Path, out: Path | None, as_json: bool, no_labels: bool
         return
     for index, panel in enumerate(panels, start=1):
         kind = "micrograph" if panel.is_micrograph else f"not a micrograph: {panel.reason}"
-        click.echo(f"{index}\tlabel {panel.label or '-'}\tbbox {panel.bbox}\t{kind}")
+        click.echo(f"{index}\tlabel {panel.label or '-'}\tbbox {panel.bbox}\tconfidence {panel.confidence:.2f}\t{kind}")
 
 
 def register(group: click.Group) -> None:

@@ -27,6 +27,8 @@ from .types import SplitConfig
 COLOURED_PIXEL_SPREAD = 24
 #: Grey level from which a flat pixel counts as white paper.
 PAPER_LEVEL = 250
+#: Standard deviation of grey levels under which a panel is blank (no image at all).
+BLANK_SPREAD = 2.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ def panel_statistics(image: np.ndarray) -> PanelStatistics:
 
 
 def classify_panel(image: np.ndarray, *, config: SplitConfig) -> tuple[bool, str | None]:
-    """(is_micrograph, reason it is not) for an (H, W, 3) uint8 RGB panel."""
+    """(is_micrograph, reason it is not) for an (H, W, 3) uint8 RGB panel. A blank panel (grey
+    levels spread less than ``BLANK_SPREAD``: all black, all white, one flat tone) is not one."""
+    spread = float(image.astype(np.float32).mean(axis=2).std())
+    if spread < BLANK_SPREAD:
+        return False, f"blank (grey-level spread {spread:.1f} < {BLANK_SPREAD})"
     stats = panel_statistics(image)
     if stats.colour_fraction > config.max_colour_fraction:
         return False, f"colour image ({stats.colour_fraction:.0%} coloured pixels > {config.max_colour_fraction:.0%})"

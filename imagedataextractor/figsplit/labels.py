@@ -378,3 +378,40 @@ def _backdrop(grey: np.ndarray, bbox: tuple[int, int, int, int]) -> tuple[int, i
         if x0 < limits[0] or y0 < limits[1] or x1 > limits[2] or y1 > limits[3]:
             return None
     return x0, y0, x1, y1
+
+
+#: Share of a figure's panels that must be read, each at its place, to letter all by their place:
+#: for panels of similar sizes (a grid) and for others (fragments such as legends may be among them).
+_REGULAR_SHARE, _IRREGULAR_SHARE = 0.5, 2 / 3
+
+
+def consistent_labels(labels: list[str | None], *, regular: bool = False) -> list[str | None]:
+    """Panel letters (lower case, None where none was read) of a figure's panels in reading order,
+    made consistent with the lettering a, b, c, ... that figures print.
+
+    A letter read twice, or beyond the number of panels, is a misreading (texture, a word, or a
+    letter read as another) and is dropped. If the letters left rise in reading order, the printed
+    lettering is sequential; then the letters missing between two read ones (or before the first)
+    go to the unread panels between them, in order, where their numbers match and either two
+    letters were read in the figure or a dropped misreading shows that a glyph is printed on each
+    of those panels. If at least two thirds of the panels (half, when the panels are ``regular``:
+    of similar sizes, a grid) were read and each read letter is its panel's place in the order
+    (a first, b second, ...), every panel is lettered by its place. Figures lettered out of
+    reading order (A B over D C) keep only the letters read.
+    """
+    counts = {letter: labels.count(letter) for letter in set(labels) if letter is not None}
+    kept = [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
+    known = [(index, label) for index, label in enumerate(kept) if label is not None]
+    if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
+        return kept
+    share = _REGULAR_SHARE if regular else _IRREGULAR_SHARE
+    if len(known) >= share * len(labels) and all(ord(label) - ord("a") == index for index, label in known):
+        return [chr(ord("a") + index) for index in range(len(labels))]
+    bounds = [(-1, chr(ord("a") - 1))] + known
+    for (start, low), (end, high) in zip(bounds, bounds[1:]):
+        unread = [index for index in range(start + 1, end) if kept[index] is None]
+        evidence = len(known) >= 2 or all(labels[index] is not None for index in unread)
+        if unread and ord(high) - ord(low) - 1 == len(unread) and evidence:
+            for offset, index in enumerate(unread, start=1):
+                kept[index] = chr(ord(low) + offset)
+    return kept

@@ -1,15 +1,18 @@
-"""Finding the panels of a figure by recursive cuts along uniform gutters (an XY-cut).
+"""Finding the panels of a figure by recursive cuts along uniform gutters and seams (an XY-cut).
 
 A gutter line is a row (or column) of a region that is one flat colour near white or black, within
 a tolerance for JPEG noise, or exactly one flat colour of any shade; white gutters, black gutters
 and the 1-3 px borders between abutting panels all are. The non-gutter runs between gutter lines
-are candidate pieces. A gutter needs a panel edge on at least one side, and pieces too thin to be
-panels or holding only small marks (labels above a panel, captions under it, the tick labels of a
-plot; found as connected components) are joined to the nearer neighbour, so they stay with their
-panel. A region is cut along the axis with the widest gutter, each piece is cut again, and what
-cannot be cut is a panel, trimmed of its flat margins.
+are candidate pieces. A gutter needs a panel edge on at least one side unless it is white paper
+(plots and drawings end in white), and pieces too thin to be panels or holding only small marks
+(labels above a panel, captions under it, the tick labels of a plot; found as connected
+components) are joined to a neighbour, so they stay with their panel: a label printed before its
+panel to the panel after it, others to the nearer one. A region is cut along the axis with the
+widest gutter and each piece is cut again. A region without gutters that is an image (not mostly
+paper or colour) is cut along its strongest seam, a straight line where two touching images meet
+(:func:`find_seams`), with a confidence under 1 for its pieces. What cannot be cut is a panel,
+trimmed of its flat margins.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +24,30 @@ Box = tuple[int, int, int, int]
 
 #: Grey levels from the gutter colour beyond which a pixel is a mark (text, or a panel's content).
 _INK_LEVELS = 8
+#: A weak piece whose ink ends within this share of its length is a label printed before its panel.
+_LEADING_LABEL_SPAN = 0.15
+#: Seams (see :func:`find_seams`, :func:`_band_breaks`): rows per band and most bands; correlation
+#: span (lines), smoothing along the seam (sigma, px) and pairs compared for a step; a step is
+#: ``_SEAM_STEP`` times the local median and ``_SEAM_MIN_STEP`` grey levels;
+#: a line's texture needs this standard deviation (grey levels);
+#: a dip is a correlation under ``_SEAM_MAX_CORRELATION`` and under ``_SEAM_DROP`` times the band's
+#: median, which must be over ``_SEAM_MIN_REFERENCE``; a seam dips in ``_SEAM_MIN_BANDS`` of bands.
+_SEAM_BAND_PX, _SEAM_MAX_BANDS = 30, 10
+_SEAM_SPAN, _SEAM_SMOOTHING, _SEAM_NEIGHBOURHOOD = 3, 2.0, 7
+_SEAM_STEP, _SEAM_MIN_STEP, _SEAM_LINE_STEP, _SEAM_RIDGE = 4.0, 1.5, 0.5, 30.0
+_SEAM_MIN_SPREAD = 2.0
+_SEAM_MAX_CORRELATION, _SEAM_DROP, _SEAM_MIN_REFERENCE = 0.3, 0.5, 0.6
+#: Each piece either side of a seam is at least this share of the region (touching images are
+#: of similar sizes; a thin strip is more likely an image's own edge).
+_SEAM_MIN_PIECE = 0.2
+_SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.75, 4
+#: JPEG block size (px); grid pairs around a grid pair whose median step it is compared to; how
+#: much larger steps on the grid are than elsewhere in a figure with visible blocks.
+_JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS, _JPEG_BLOCKINESS = 8, 7, 1.15
+#: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
+_SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
+#: Grey level from which a flat pixel is white paper (as in ``classify``).
+_PAPER_LEVEL = 250
 
 
 def grey_levels(image: np.ndarray) -> np.ndarray:
@@ -64,19 +91,31 @@ def _is_text(piece: np.ndarray, colour: float, min_length: int) -> bool:
     return all(rows.stop - rows.start < min_length and cols.stop - cols.start < min_length for rows, cols in ndi.find_objects(components))
 
 
-def _join_weak(pieces: list[tuple[int, int]], weak: list[bool]) -> list[tuple[int, int]]:
-    """Join weak pieces (too thin for a panel, or text) to the neighbour across the narrower gap,
-    thinnest first, until no weak piece or only one piece is left. A piece joined to a strong
-    neighbour becomes strong; two weak pieces joined stay weak."""
-    pieces, weak = list(pieces), list(weak)
+def _is_leading_label(piece: np.ndarray, colour: float) -> bool:
+    """Whether the ink of a (k, L) piece is one small mark near the start of its lines (a panel
+    label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L."""
+    ink = np.flatnonzero((np.abs(piece - colour) > _INK_LEVELS).any(axis=0))
+    return bool(ink.size) and ink[-1] < _LEADING_LABEL_SPAN * piece.shape[1]
+
+
+def _join_weak(pieces: list[tuple[int, int]], weak: list[bool], leading: list[bool]) -> list[tuple[int, int]]:
+    """Join weak pieces (too thin for a panel, or text) to a neighbour, thinnest first, until no weak
+    piece or only one piece is left: a ``leading`` piece (a label) to the piece after it, others to
+    the neighbour across the narrower gap. A piece joined to a strong neighbour becomes strong; two
+    weak pieces joined stay weak."""
+    pieces, weak, leading = list(pieces), list(weak), list(leading)
     while len(pieces) > 1 and any(weak):
         thinnest = min((index for index in range(len(pieces)) if weak[index]), key=lambda index: pieces[index][1] - pieces[index][0])
         gap_before = pieces[thinnest][0] - pieces[thinnest - 1][1] if thinnest > 0 else None
         gap_after = pieces[thinnest + 1][0] - pieces[thinnest][1] if thinnest < len(pieces) - 1 else None
-        join_before = gap_after is None or (gap_before is not None and gap_before <= gap_after)
+        if leading[thinnest] and gap_after is not None:
+            join_before = False
+        else:
+            join_before = gap_after is None or (gap_before is not None and gap_before <= gap_after)
         first, second = sorted((thinnest, thinnest - 1 if join_before else thinnest + 1))
         pieces[first : second + 1] = [(pieces[first][0], pieces[second][1])]
         weak[first : second + 1] = [weak[first] and weak[second]]
+        leading[first : second + 1] = [False]
     return pieces
 
 
@@ -101,10 +140,14 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     """The pieces of ``box`` between gutters across ``axis`` (0: horizontal gutters), as (start, end)
     offsets along the axis.
 
-    A run of gutter lines is kept as a gutter only if a panel edge bounds it on at least one side:
-    the line next to it differs from the gutter colour along most of its length. Flat background
-    inside a micrograph (black around SEM particles, a saturated TEM background) is bounded by
-    lines of mostly that same background, so it does not cut the micrograph.
+    A run of gutter lines is kept as a gutter if it is white paper at least
+    ``min_paper_gutter_px`` wide (plots and drawings on white end in white, so no edge bounds their
+    gutters), or else if a panel edge bounds it on at least one side: the line next to it differs
+    from the gutter colour along most of its length. Flat black background inside a micrograph
+    (around SEM particles) is bounded by lines of mostly that same background, so it does not cut
+    the micrograph. Weak pieces (see :func:`_join_weak`) that look like a panel label (a small mark
+    at the start of the piece, where labels are printed above or left of their panel) join the
+    piece after them; other weak pieces (captions, tick labels) join the nearer neighbour.
     """
     x0, y0, x1, y1 = box
     region = grey[y0:y1, x0:x1]
@@ -116,7 +159,8 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
         colour = float(np.median(lines[gap_start:gap_end]))
         before = _edge_strength(lines[max(0, gap_start - 2) : gap_start], colour, config)
         after = _edge_strength(lines[gap_end : gap_end + 2], colour, config)
-        if max(before, after) >= config.min_edge_fraction:
+        paper = colour >= 255 - config.gutter_extreme and gap_end - gap_start >= config.min_paper_gutter_px
+        if paper or max(before, after) >= config.min_edge_fraction:
             joined.append((start, end))
             colours.append(colour)
         else:
@@ -126,18 +170,149 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     # A piece's background is the colour of the gutter before it (after it, for the first piece).
     backgrounds = [colours[0]] + colours
     weak = [end - start < min_length or _is_text(lines[start:end], colour, min_length) for (start, end), colour in zip(joined, backgrounds)]
-    return _join_weak(joined, weak)
+    leading = [is_weak and _is_leading_label(lines[start:end], colour) for (start, end), colour, is_weak in zip(joined, backgrounds, weak)]
+    return _join_weak(joined, weak, leading)
 
 
-def find_panels(grey: np.ndarray, *, config: SplitConfig) -> list[Box]:
-    """Panel boxes (x0, y0, x1, y1) of a grey (H, W) figure, in reading order (rows top to bottom,
-    then left to right within a row, following the cut hierarchy). A figure with no gutter gives
-    one box: the whole figure less its flat margins (or the whole figure if it is all flat)."""
+def _bands(lines: np.ndarray) -> list[np.ndarray]:
+    """The (rows, L) lines split into bands of about ``_SEAM_BAND_PX`` rows (at most ``_SEAM_MAX_BANDS``)."""
+    return np.array_split(lines, int(np.clip(lines.shape[0] // _SEAM_BAND_PX, 1, _SEAM_MAX_BANDS)), axis=0)
+
+
+def _correlation(band: np.ndarray, span: int) -> np.ndarray:
+    """Pearson correlation of column j with column j + span of a (rows, L) band, j = 0 .. L - span - 1;
+    NaN where either column is flat (standard deviation under ``_SEAM_MIN_SPREAD``)."""
+    centred = band - band.mean(axis=0)
+    spread = np.sqrt((centred**2).mean(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = (centred[:, :-span] * centred[:, span:]).mean(axis=0) / (spread[:-span] * spread[span:])
+    correlation[(spread[:-span] < _SEAM_MIN_SPREAD) | (spread[span:] < _SEAM_MIN_SPREAD)] = np.nan
+    return correlation
+
+
+def _band_breaks(band: np.ndarray, origin: int | None) -> np.ndarray:
+    """Boolean per column pair (k - 1, k), k = 1 .. L - 1, of a (rows, L) band smoothed along its
+    rows: does the band break there? Either a step (the mean absolute difference across the pair
+    is ``_SEAM_STEP`` times the median over the neighbouring pairs on its quieter side, at least ``_SEAM_MIN_STEP``
+    grey levels, and still ``_SEAM_LINE_STEP`` of that across the ``2 * _SEAM_SPAN - 1`` lines
+    around the pair, or those lines uncorrelated: a straight edge between two images, not a thin
+    rule on one background), a light line ``_SEAM_RIDGE`` levels over both sides, or a texture break:
+    the columns ``_SEAM_SPAN`` apart across the pair correlate under ``_SEAM_MAX_CORRELATION``
+    while those just before and just after it, on either side, correlate over
+    ``_SEAM_MIN_REFERENCE`` (each side is one textured image) and ``_SEAM_DROP`` times more. A
+    periodic texture (close-packed particles) dips in the middle and on both sides together.
+
+    JPEG compresses 8 x 8 blocks of the figure, which leaves straight edges on its 8-px grid
+    (``origin``: the figure coordinate of the band's first column; None when the figure shows no
+    blocks): a pair on that grid breaks only if its step is also ``_SEAM_STEP`` times the median
+    step of the grid pairs around it."""
+    span = _SEAM_SPAN
+    steps = np.abs(np.diff(band, axis=1)).mean(axis=0)
+    # The same step measured between the lines ``span`` before and after the pair: it stays for an
+    # edge between two images and vanishes for a thin line on one background (a table's rule, a
+    # plot's axis), which steps up and back down.
+    wide = np.zeros_like(steps)
+    wide[span - 1 : steps.size - span + 1] = np.abs(band[:, 2 * span - 1 :] - band[:, : -(2 * span - 1)]).mean(axis=0)
+    correlation = _correlation(band, span)
+    # ... unless the lines either side of it are two different textures (a separator line between
+    # two images): uncorrelated across the wide span.
+    wide_correlation = np.ones_like(steps)
+    wide_correlation[span - 1 : steps.size - span + 1] = np.nan_to_num(_correlation(band, 2 * span - 1), nan=1.0)
+    # The quieter side's median: an image edge may run beside a busy texture.
+    side = ndi.median_filter(steps, size=_SEAM_NEIGHBOURHOOD, mode="nearest")
+    reach = _SEAM_NEIGHBOURHOOD // 2 + 1
+    padded = np.pad(side, reach, mode="edge")
+    local = np.minimum(padded[: -2 * reach], padded[2 * reach :])
+    edge = (wide >= _SEAM_LINE_STEP * steps) | (wide_correlation < _SEAM_MAX_CORRELATION)
+    breaks = (steps >= _SEAM_STEP * local) & (steps >= _SEAM_MIN_STEP) & edge
+    # Pair (k - 1, k) is straddled by columns (k - 2, k + 1): correlation[k - 2]; the side
+    # references are correlation[k - 2 - span] (columns k - 5, k - 2) and correlation[k + 1].
+    cross = correlation[span:-span]
+    sides = np.fmin(correlation[: -2 * span], correlation[2 * span :])
+    with np.errstate(invalid="ignore"):
+        dips = (cross < _SEAM_MAX_CORRELATION) & (sides > _SEAM_MIN_REFERENCE) & (cross < _SEAM_DROP * sides)
+    texture_breaks = np.zeros(steps.size, bool)
+    texture_breaks[2 * span - 1 : 2 * span - 1 + dips.size] = dips
+    # A light separator line (1-3 px) too noisy for a gutter: column c brighter than both columns
+    # two away by ``_SEAM_RIDGE`` levels in most rows; the break is before it.
+    ridge = np.zeros(steps.size, bool)
+    above = np.minimum(band[:, 2:-2] - band[:, :-4], band[:, 2:-2] - band[:, 4:])
+    ridge[1 : 1 + above.shape[1]] = np.median(above, axis=0) >= _SEAM_RIDGE
+    found = breaks | texture_breaks | ridge
+    if origin is not None:
+        on_grid = np.flatnonzero((origin + np.arange(1, steps.size + 1)) % _JPEG_BLOCK == 0)
+        grid_steps = steps[on_grid]
+        if grid_steps.size:
+            found[on_grid] &= grid_steps >= _SEAM_STEP * ndi.median_filter(grid_steps, size=_SEAM_GRID_NEIGHBOURS, mode="nearest")
+    return found
+
+
+def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float = _SEAM_MIN_BANDS, origin: int | None = None) -> list[tuple[int, float]]:
+    """Straight seams across a grey region where two images abut without a gutter, or with a
+    separator line too faint or noisy for a gutter: (offset along ``axis`` of the first line after
+    the seam, strength 0-1), strongest first. ``axis`` 0 looks for horizontal seams.
+
+    The region is smoothed along the seam direction (not across it) to lift pixel noise and split
+    into bands across it; a seam is a line where at least ``_SEAM_MIN_BANDS`` of the bands break
+    (see :func:`_band_breaks`), so a particle edge, an inset or a label over part of the length is
+    no seam. Its strength is the share of bands that break (lines with at least ``min_support``
+    are returned). Both pieces must be at least twice ``min_length`` long and ``_SEAM_MIN_PIECE``
+    of the region. ``origin``: the figure coordinate of the region's first line along ``axis``.
+    """
+    lines = region if axis == 1 else region.T
+    if lines.shape[1] < 2 * min_length or lines.shape[0] < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX:
+        return []
+    smooth = ndi.gaussian_filter1d(lines.astype(np.float32), _SEAM_SMOOTHING, axis=0)
+    breaks = np.array([_band_breaks(band, origin) for band in _bands(smooth)])
+    # A seam is straight: the same pair breaks in every band.
+    support = breaks.mean(axis=0)
+    steps = np.abs(np.diff(smooth, axis=1)).mean(axis=0)
+    seams: list[tuple[int, float]] = []
+    shortest = max(2 * min_length, int(_SEAM_MIN_PIECE * lines.shape[1]))
+    for start, end in _runs(support >= min_support):
+        line = start + int(np.argmax(steps[start:end])) + 1
+        if shortest <= line <= lines.shape[1] - shortest:
+            seams.append((line, float(support[start:end].max())))
+    return sorted(seams, key=lambda seam: -seam[1])
+
+
+def jpeg_blocky(grey: np.ndarray) -> bool:
+    """Whether a grey figure shows JPEG blocks: the median over columns (or rows) of the mean step
+    between neighbours is ``_JPEG_BLOCKINESS`` times larger on the 8-px grid than off it (medians,
+    so that a few panel edges on the grid do not count)."""
+    ratios = []
+    for lines in (grey, grey.T):
+        steps = np.abs(np.diff(lines, axis=1)).mean(axis=0)
+        on_grid = (np.arange(1, steps.size + 1) % _JPEG_BLOCK) == 0
+        ratios.append(float(np.median(steps[on_grid])) / max(float(np.median(steps[~on_grid])), 1e-6) if on_grid.any() else 1.0)
+    return max(ratios) >= _JPEG_BLOCKINESS
+
+
+def _paper_fraction(region: np.ndarray) -> float:
+    """Share of a grey region's pixels that are flat near-white paper (see ``classify``)."""
+    flat = ndi.maximum_filter(region, size=3) == ndi.minimum_filter(region, size=3)
+    return float((flat & (region >= _PAPER_LEVEL)).mean())
+
+
+def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray | None = None) -> list[tuple[Box, float]]:
+    """Panel boxes (x0, y0, x1, y1) of a grey (H, W) figure with a confidence (0-1) each, in reading
+    order (rows top to bottom, then left to right within a row, following the cut hierarchy).
+
+    ``coloured``: optional (H, W) boolean map of coloured pixels.
+    A region is cut along its gutters (see :func:`_pieces`); one without gutters, unless it is
+    mostly paper or colour (a plot, drawing or heat map, whose axis lines and cells would read as
+    seams; more than ``max_paper_fraction`` / ``max_colour_fraction``), is cut along its
+    strongest seam (:func:`find_seams`), and its pieces get a confidence of ``_SEAM_CONFIDENCE``
+    times the seam's strength. A panel that holds a line almost strong enough for a seam (at least
+    ``_SEAM_DOUBT`` of the bands break) keeps 1 minus that share: it may be two images. A figure
+    with no gutter or seam gives one box: the whole figure less its flat margins (or the whole
+    figure if it is all flat)."""
     height, width = grey.shape
     min_length = max(config.min_panel_px, int(config.min_panel_fraction * max(height, width)))
-    panels: list[Box] = []
+    panels: list[tuple[Box, float]] = []
+    blocky = jpeg_blocky(grey)
 
-    def cut(box: Box) -> None:
+    def cut(box: Box, confidence: float) -> None:
         trimmed = trim(grey, box, config)
         if trimmed is None:
             return
@@ -148,12 +323,42 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig) -> list[Box]:
             if len(pieces) > 1:
                 widest_gap = max(after[0] - before[1] for before, after in zip(pieces, pieces[1:]))
                 options.append((widest_gap, -axis, axis, pieces))
-        if not options:
-            panels.append(trimmed)
+        if options:
+            _, _, axis, pieces = max(options)
+            for start, end in pieces:
+                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence)
             return
-        _, _, axis, pieces = max(options)
-        for start, end in pieces:
-            cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1))
+        region = grey[y0:y1, x0:x1]
+        colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
+        if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
+            panels.append((trimmed, confidence))
+            return
+        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis] if blocky else None)]
+        strength, axis, line = max(seams, default=(0.0, 0, 0))
+        if strength < _SEAM_MIN_BANDS:
+            panels.append((trimmed, min(confidence, 1.0 - strength)))
+            return
+        seam_confidence = min(confidence, _SEAM_CONFIDENCE * strength)
+        if axis == 0:
+            cut((x0, y0, x1, y0 + line), seam_confidence)
+            cut((x0, y0 + line, x1, y1), seam_confidence)
+        else:
+            cut((x0, y0, x0 + line, y1), seam_confidence)
+            cut((x0 + line, y0, x1, y1), seam_confidence)
 
-    cut((0, 0, width, height))
-    return panels or [(0, 0, width, height)]
+    cut((0, 0, width, height), 1.0)
+    return panels or [((0, 0, width, height), 1.0)]
+
+
+def reading_order(boxes: list[Box]) -> list[int]:
+    """Indices of ``boxes`` in reading order: rows top to bottom, left to right within a row. A box
+    joins the row of the topmost box not yet placed when it starts above that box's middle."""
+    remaining = sorted(range(len(boxes)), key=lambda index: (boxes[index][1], boxes[index][0]))
+    order: list[int] = []
+    while remaining:
+        first = boxes[remaining[0]]
+        middle = (first[1] + first[3]) / 2
+        row = [index for index in remaining if boxes[index][1] < middle]
+        order += sorted(row, key=lambda index: (boxes[index][0], boxes[index][1]))
+        remaining = [index for index in remaining if index not in row]
+    return order

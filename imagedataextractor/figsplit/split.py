@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from PIL import Image
 
 from ..imageio import as_rgb
-from .classify import classify_panel
-from .labels import read_panel_label
-from .layout import Box, find_panels, gutter_lines, grey_levels
+from .classify import COLOURED_PIXEL_SPREAD, classify_panel
+from .labels import consistent_labels, read_panel_label
+from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,14 @@ _LABEL_MARGIN_PX = 6
 #: A panel's edge line is blank when this share of its pixels is within ``_BLANK_LEVELS`` grey
 #: levels of its median (flat paper; a micrograph's noise keeps its edge from being blank).
 _BLANK_EDGE, _BLANK_LEVELS = 0.7, 3
+#: A figure with a side under this (px) is one panel; one with a side over ``MAX_LAYOUT_SIDE`` is
+#: laid out on a copy reduced to that size.
+MIN_FIGURE_SIDE, MAX_LAYOUT_SIDE = 64, 1600
+#: Fragments (see :func:`_absorb_fragments`): largest area, as a share of the median lettered
+#: panel; the share of another panel's area a joined box may cover; the confidence of a joined box.
+_FRAGMENT_AREA, _FRAGMENT_OVERLAP, _FRAGMENT_CONFIDENCE = 0.35, 0.05, 0.8
+#: Panels are of similar sizes (a grid, for lettering) when each area is within this factor of the mean.
+_REGULAR_AREA_RATIO = 1.5
 
 
 def _label_box(grey: np.ndarray, box: Box, config: SplitConfig) -> Box:
@@ -57,8 +66,10 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     Returns
     -------
     list[Panel]
-        Panels in reading order, bbox in figure pixels. A figure without gutters is one panel
-        covering it (less flat margins).
+        Panels in reading order (the order their letters rise in, where they do), bbox in figure
+        pixels, each with a confidence (see :class:`Panel`). A figure without gutters or seams is
+        one panel covering it (less flat margins); so is a figure under ``MIN_FIGURE_SIDE`` px a
+        side. A figure over ``MAX_LAYOUT_SIDE`` px is laid out on a reduced copy.
 
     Example
     -------
@@ -70,17 +81,116 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     [(0, 0, 200, 200), (210, 0, 410, 200)]
     """
     image = as_rgb(image, name="figure")
-    grey = grey_levels(image)
-    panels = []
-    for box in find_panels(grey, config=config):
-        x0, y0, x1, y1 = box
-        crop = image[y0:y1, x0:x1].copy()
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_FIGURE_SIDE:
+        crop = image.copy()
         crop.setflags(write=False)
-        is_micrograph, reason = classify_panel(crop, config=config)
-        reading = None
-        if config.read_labels:
-            lx0, ly0, lx1, ly1 = _label_box(grey, box, config)
-            reading = read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
-        panels.append(Panel(box, reading.label if reading else None, is_micrograph, reason, crop))
-    log.debug("figure %dx%d: %d panels", image.shape[1], image.shape[0], len(panels))
+        return [Panel((0, 0, width, height), None, *classify_panel(crop, config=config), crop)]
+    # A very large figure is split on a reduced copy (the layout does not need the detail) and the
+    # boxes are mapped back; labels are read and panels classified on the full image.
+    scale = min(1.0, MAX_LAYOUT_SIDE / max(height, width))
+    small = image if scale == 1.0 else np.asarray(Image.fromarray(image).resize((round(width * scale), round(height * scale)), Image.Resampling.BOX))
+    grey = grey_levels(small)
+    coloured = (small.max(axis=2).astype(np.int16) - small.min(axis=2)) > COLOURED_PIXEL_SPREAD
+    found = find_panels(grey, config=config, coloured=coloured)
+    if scale != 1.0:
+        grey = grey_levels(image)
+        found = [(_scaled(box, 1 / scale, (width, height)), confidence) for box, confidence in found]
+    kinds = [classify_panel(_crop(image, box), config=config) for box, _ in found]
+    labels = [_read_label(image, grey, box, config) for box, _ in found]
+    found, kinds, labels = _absorb_fragments(image, found, kinds, labels, config)
+    order, labels = _lettering_order([box for box, _ in found], labels)
+    panels = [Panel(found[index][0], labels[index], *kinds[index], _crop(image, found[index][0]), confidence=round(found[index][1], 3)) for index in order]
+    log.debug("figure %dx%d: %d panels", width, height, len(panels))
     return panels
+
+
+def _crop(image: np.ndarray, box: Box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    crop = image[y0:y1, x0:x1].copy()
+    crop.setflags(write=False)
+    return crop
+
+
+def _scaled(box: Box, factor: float, size: tuple[int, int]) -> Box:
+    x0, y0, x1, y1 = box
+    return (int(x0 * factor), int(y0 * factor), min(size[0], int(np.ceil(x1 * factor))), min(size[1], int(np.ceil(y1 * factor))))
+
+
+def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConfig) -> str | None:
+    if not config.read_labels:
+        return None
+    lx0, ly0, lx1, ly1 = _label_box(grey, box, config)
+    reading = read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
+    return reading.label if reading else None
+
+
+def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[int], list[str | None]]:
+    """The order of the panels (the cut hierarchy, as found, or rows then columns, whichever the
+    letters read rise in; rows when neither) and their letters made consistent in that order
+    (regular when every panel's area is within ``_REGULAR_AREA_RATIO`` of the mean)."""
+    if len(boxes) < 2:
+        return list(range(len(boxes))), labels
+    candidates = [list(range(len(boxes))), reading_order(boxes)]
+    areas = np.array([_area(box) for box in boxes], float)
+    regular = bool(np.all((areas >= areas.mean() / _REGULAR_AREA_RATIO) & (areas <= areas.mean() * _REGULAR_AREA_RATIO)))
+    for order in candidates:
+        ordered = consistent_labels([labels[index] for index in order], regular=regular)
+        letters = [label for label in ordered if label is not None]
+        if letters and letters == sorted(letters):
+            break
+    else:
+        order = candidates[1]
+        ordered = consistent_labels([labels[index] for index in order], regular=regular)
+    by_panel: list[str | None] = [None] * len(boxes)
+    for index, label in zip(order, ordered):
+        by_panel[index] = label
+    return order, by_panel
+
+
+def _absorb_fragments(
+    image: np.ndarray, found: list[tuple[Box, float]], kinds: list[tuple[bool, str | None]], labels: list[str | None], config: SplitConfig
+) -> tuple[list[tuple[Box, float]], list[tuple[bool, str | None]], list[str | None]]:
+    """In a lettered figure (at least two panels with letters), join each unlettered piece smaller
+    than ``_FRAGMENT_AREA`` times the median lettered panel (a legend, a colour key or a strip of a
+    western blot cut off by a gutter) to the nearest lettered panel that the joined box does not
+    push into any other panel. Two micrographs are never joined, and the joined box is classified
+    again and gets a confidence of at most ``_FRAGMENT_CONFIDENCE``."""
+    found, kinds, labels = list(found), list(kinds), list(labels)
+    lettered = [box for (box, _), label in zip(found, labels) if label is not None]
+    if len(lettered) < 2:
+        return found, kinds, labels
+    limit = _FRAGMENT_AREA * float(np.median([_area(box) for box in lettered]))
+    while True:
+        fragments = [index for index, ((box, _), label) in enumerate(zip(found, labels)) if label is None and _area(box) < limit]
+        joins = []
+        for fragment in fragments:
+            for target, ((box, _), label) in enumerate(zip(found, labels)):
+                if label is None or (kinds[fragment][0] and kinds[target][0]):
+                    continue
+                union = _union(found[fragment][0], box)
+                if all(_overlap(union, other) <= _FRAGMENT_OVERLAP * _area(other) for index, (other, _) in enumerate(found) if index not in (fragment, target)):
+                    joins.append((_gap(found[fragment][0], box), fragment, target, union))
+        if not joins:
+            return found, kinds, labels
+        _, fragment, target, union = min(joins)
+        found[target] = (union, min(found[target][1], found[fragment][1], _FRAGMENT_CONFIDENCE))
+        kinds[target] = classify_panel(_crop(image, union), config=config)
+        del found[fragment], kinds[fragment], labels[fragment]
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _overlap(a: Box, b: Box) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _gap(a: Box, b: Box) -> int:
+    """Pixels between two boxes (0 when they touch or overlap), the larger of the two axes."""
+    return max(0, max(a[0], b[0]) - min(a[2], b[2]), max(a[1], b[1]) - min(a[3], b[3]))

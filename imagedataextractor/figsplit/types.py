@@ -17,7 +17,8 @@ class SplitConfig:
         or white.
     gutter_strict_tolerance: the same for a gutter line of any other grey.
     min_edge_fraction: a gutter must have a panel edge on at least one side: a line next to it whose
-        pixels differ from the gutter colour over at least this fraction of its length.
+        pixels differ from the gutter colour over at least this fraction of its length; except a
+        white gutter at least ``min_paper_gutter_px`` wide (between plots on white paper).
     min_panel_px, min_panel_fraction: a piece between gutters narrower than
         max(min_panel_px, min_panel_fraction * longer figure side), or holding only marks smaller
         than that (a label, a caption, a plot's tick labels), is joined to its nearer neighbour
@@ -36,6 +37,7 @@ class SplitConfig:
     gutter_strict_tolerance: int = 1
     gutter_extreme: int = 12
     min_edge_fraction: float = 0.6
+    min_paper_gutter_px: int = 2
     min_panel_px: int = 40
     min_panel_fraction: float = 0.06
     read_labels: bool = True
@@ -54,6 +56,9 @@ class Panel:
     is_micrograph: whether the panel looks like a greyscale micrograph.
     reason: why it is not a micrograph (None when it is).
     image: (y1 - y0, x1 - x0, 3) uint8 RGB crop of the figure, read-only.
+    confidence: how sure the splitter is that bbox is exactly one printed panel, 0-1: 1 for a panel
+        bounded by gutters; lower for one cut from its neighbour along an edge between two images
+        (no gutter), or holding a line that is almost such an edge (it may be two images).
     """
 
     bbox: tuple[int, int, int, int]
@@ -61,7 +66,8 @@ class Panel:
     is_micrograph: bool
     reason: str | None
     image: np.ndarray = field(repr=False, compare=False)
+    confidence: float = 1.0
 
     def to_dict(self) -> dict:
-        """bbox, label and is_micrograph as plain JSON values."""
-        return {"bbox": list(self.bbox), "label": self.label, "is_micrograph": self.is_micrograph, "reason": self.reason}
+        """bbox, label, is_micrograph, reason and confidence as plain JSON values."""
+        return {"bbox": list(self.bbox), "label": self.label, "is_micrograph": self.is_micrograph, "reason": self.reason, "confidence": self.confidence}

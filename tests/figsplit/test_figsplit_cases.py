@@ -1,0 +1,149 @@
+"""The splitter on the named cases of the evaluation set (one per layout family and failure mode of
+issue 33), the micrograph invariant, seams, lettering and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from imagedataextractor.cli import main
+from imagedataextractor.figsplit import SplitConfig, split_figure
+from imagedataextractor.figsplit.labels import consistent_labels
+from imagedataextractor.figsplit.layout import find_seams, grey_levels, reading_order
+from imagedataextractor.figsplit.synthetic import CASES, SyntheticFigure, make_case, procedural_micrograph
+
+
+def iou(a, b) -> float:
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def best_match(box, panels):
+    return max(panels, key=lambda panel: iou(box, panel.bbox))
+
+
+def merged_micrographs(figure: SyntheticFigure, panels) -> int:
+    """Micrograph panels covering at least 20 % of each of two true micrographs."""
+
+    def covered(truth, box) -> float:
+        width, height = min(truth[2], box[2]) - max(truth[0], box[0]), min(truth[3], box[3]) - max(truth[1], box[1])
+        return max(0, width) * max(0, height) / ((truth[2] - truth[0]) * (truth[3] - truth[1]))
+
+    micrographs = [truth.bbox for truth in figure.panels if truth.is_micrograph]
+    return sum(panel.is_micrograph and sum(covered(box, panel.bbox) >= 0.2 for box in micrographs) >= 2 for panel in panels)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_case_is_split_into_its_panels(name: str) -> None:
+    figure = make_case(name, 0)
+    panels = split_figure(figure.image)
+    assert len(panels) == len(figure.panels), f"{name}: {[p.bbox for p in panels]} vs {[p.bbox for p in figure.panels]}"
+    for truth in figure.panels:
+        found = best_match(truth.bbox, panels)
+        assert iou(truth.bbox, found.bbox) >= 0.9, f"{name}: {truth.bbox} best {found.bbox}"
+        assert found.is_micrograph == truth.is_micrograph, f"{name}: {truth.kind} at {truth.bbox}"
+        # A letter is reported only where it is printed, and then it is the printed one.
+        assert found.label in (None, truth.label), f"{name}: read {found.label!r} for {truth.label_text!r}"
+    assert merged_micrographs(figure, panels) == 0
+
+
+@pytest.mark.parametrize("name", [name for name, (family, _) in CASES.items() if family == "labels"])
+def test_label_styles_are_read(name: str) -> None:
+    figure = make_case(name, 1)
+    panels = split_figure(figure.image)
+    right = sum(best_match(truth.bbox, panels).label == truth.label for truth in figure.panels)
+    assert right >= len(figure.panels) - 1, f"{name}: {[p.label for p in panels]} vs {[t.label for t in figure.panels]}"
+
+
+@pytest.mark.parametrize("name", ["gutter-none", "gutter-none-2x2", "gutter-thin-line", "jpeg"])
+def test_a_micrograph_panel_never_spans_two_micrographs(name: str) -> None:
+    for seed in range(1, 4):
+        figure = make_case(name, seed)
+        panels = split_figure(figure.image, config=SplitConfig(read_labels=False))
+        assert merged_micrographs(figure, panels) == 0, f"{name} seed {seed}: {[p.bbox for p in panels]}"
+
+
+def test_panels_cut_along_a_seam_are_less_sure_than_panels_between_gutters() -> None:
+    touching, spaced = make_case("gutter-none", 0), make_case("gutter-white", 1)
+    touching_panels = split_figure(touching.image, config=SplitConfig(read_labels=False))
+    spaced_panels = split_figure(spaced.image, config=SplitConfig(read_labels=False))
+    assert len(touching_panels) == 2 and all(0.5 <= panel.confidence < 1.0 for panel in touching_panels)
+    assert all(panel.confidence == 1.0 for panel in spaced_panels)
+    assert all(set(panel.to_dict()) == {"bbox", "label", "is_micrograph", "reason", "confidence"} for panel in touching_panels)
+
+
+def test_seam_between_two_abutting_micrographs() -> None:
+    rng = np.random.default_rng(5)
+    left, right = procedural_micrograph(rng, 180, 240), procedural_micrograph(rng, 200, 240)
+    grey = grey_levels(np.concatenate([left, right], axis=1))
+    seams = find_seams(grey, axis=1, min_length=40)
+    assert seams and abs(seams[0][0] - 180) <= 1 and seams[0][1] >= 0.8
+    assert find_seams(grey, axis=0, min_length=40) == []
+    assert find_seams(grey_levels(left), axis=1, min_length=40) == []
+
+
+def test_letters_follow_the_printed_sequence() -> None:
+    # Misread and duplicated letters are dropped; one gap between read letters is filled.
+    assert consistent_labels(["n", "b"]) == ["a", "b"]
+    assert consistent_labels(["a", "b", None, "d"]) == ["a", "b", "c", "d"]
+    assert consistent_labels(["a", None, None, None, "e", None, None]) == ["a", "b", "c", "d", "e", None, None]
+    assert consistent_labels(["a", "b", "b"]) == ["a", None, None]
+    # Two thirds of the panels read, each at its place: the lettering is regular.
+    assert consistent_labels(["a", "b", None]) == ["a", "b", "c"]
+    assert consistent_labels(["a", "b", None, None]) == ["a", "b", None, None]
+    # Nothing is made up where nothing was read, or where two panels compete for one gap.
+    assert consistent_labels([None, None, None]) == [None, None, None]
+    assert consistent_labels(["a", None, None, "c", None, None]) == ["a", None, None, "c", None, None]
+    # Out of reading order (A B over D C): kept as read.
+    assert consistent_labels(["a", "b", "d", "c"]) == ["a", "b", "d", "c"]
+
+
+def test_reading_order_rows_then_columns() -> None:
+    boxes = [(0, 200, 100, 300), (110, 0, 210, 100), (0, 0, 100, 100), (110, 200, 210, 300)]
+    assert reading_order(boxes) == [2, 1, 0, 3]
+
+
+def test_tiny_figure_is_one_panel_and_blank_figures_are_not_micrographs() -> None:
+    tiny = procedural_micrograph(np.random.default_rng(0), 50, 40)
+    assert [panel.bbox for panel in split_figure(tiny)] == [(0, 0, 50, 40)]
+    for level in (0, 255):
+        panels = split_figure(np.full((300, 400, 3), level, np.uint8))
+        assert len(panels) == 1 and not panels[0].is_micrograph
+
+
+def test_a_large_figure_is_laid_out_on_a_reduced_copy_with_boxes_in_figure_pixels() -> None:
+    rng = np.random.default_rng(1)
+    figure = np.full((1400, 3300, 3), 255, np.uint8)
+    figure[50:1350, 50:1600] = procedural_micrograph(rng, 1550, 1300)
+    figure[50:1350, 1700:3250] = procedural_micrograph(rng, 1550, 1300)
+    boxes = [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))]
+    assert len(boxes) == 2
+    for found, truth in zip(boxes, [(50, 50, 1600, 1350), (1700, 50, 3250, 1350)]):
+        assert iou(found, truth) >= 0.99
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK"])
+def test_cli_reads_greyscale_palette_and_cmyk_figures(tmp_path: Path, mode: str) -> None:
+    figure = make_case("grid-1x2", 3).image
+    path = tmp_path / ("figure.jpg" if mode == "CMYK" else "figure.png")
+    image = Image.fromarray(figure)
+    (image.convert("CMYK") if mode == "CMYK" else image.convert(mode)).save(path)
+    result = CliRunner().invoke(main, ["split", str(path), "--json", "--no-labels"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["panels"]) == 2
+
+
+def test_cli_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "figure.png"
+    path.write_text("not an image")
+    result = CliRunner().invoke(main, ["split", str(path), "--json"])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [f"Error: {path}: not an image file (unrecognised format)"]
