@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, TypeVar
+from typing import Callable, Iterable, Iterator, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -116,6 +116,68 @@ def unflip_embedding(raw: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return raw.flip(dims) * signs
 
 
+@dataclass(frozen=True)
+class MCBatch:
+    """One batch of MC dropout samples of one view, reduced over the batch.
+
+    index: the batch's position in the order of :func:`mc_batches` (batches of the original view
+    first); batch ``b`` of T = 3n samples is the same whichever T, so the first k batches of one run
+    are a run of fewer samples (used by ``benchmarks/samples_sweep.py``). view: its :data:`FLIP_VIEWS`
+    entry. count: samples in it. features: the sum over its samples of the embedding decoder's
+    features before the linear projection (16, H/2, W/2); logits, probabilities, entropies: sums of
+    the seed logits, probabilities and their binary entropies (H, W), float32.
+    """
+
+    index: int
+    view: tuple[int, ...]
+    count: int
+    features: torch.Tensor
+    logits: torch.Tensor
+    probabilities: torch.Tensor
+    entropies: torch.Tensor
+
+
+def mc_batches(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
+               flips: bool = False) -> Iterator[MCBatch]:
+    """The MC dropout batches of :func:`mc_outputs`, one :class:`MCBatch` at a time, in the order
+    their masks are drawn. Consume it whole inside ``torch.inference_mode()``."""
+    dtype = next(network.parameters()).dtype
+    batches = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
+    views = FLIP_VIEWS if flips else FLIP_VIEWS[:1]
+    with mc_dropout(network, seed):
+        for view_index, dims in enumerate(views):
+            indices = range(view_index, len(batches), len(views))  # whole batches per view: no new batch shapes
+            if not indices:
+                continue
+            stem = network.stem(x.flip(dims).to(dtype))
+            for index in indices:
+                encoded = network.encode(stem.expand(batches[index]))
+                features = network.embedding_decoder.layers(encoded).float().sum(0)
+                yield MCBatch(index, dims, batches[index], features, *network.seed_statistics(encoded))
+
+
+def reduce_mc_batches(network: BPartISNet, batches: Iterable[MCBatch]) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mc_outputs`' mean raw output (5, H, W) and mutual information (H, W), on the CPU, from
+    its batches (any subset of them: views with none are left out)."""
+    dtype = next(network.parameters()).dtype
+    by_view: dict[tuple[int, ...], list[MCBatch]] = {}
+    for batch in batches:
+        by_view.setdefault(batch.view, []).append(batch)
+    embedding_sum = logit_sum = information_sum = torch.zeros((), device=next(network.parameters()).device)
+    n_samples = 0
+    for dims, view_batches in by_view.items():
+        n_view = sum(batch.count for batch in view_batches)
+        features, logits, probabilities, entropies = (sum(getattr(batch, name) for batch in view_batches)
+                                                      for name in ("features", "logits", "probabilities", "entropies"))
+        mean_features = (features / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
+        embedding_sum = embedding_sum + unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
+        information = binary_entropy(probabilities / n_view) - entropies / n_view
+        logit_sum = logit_sum + logits.flip(dims)
+        information_sum = information_sum + information.flip(dims) * n_view
+        n_samples += n_view
+    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
+
+
 @torch.inference_mode()
 def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
                flips: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,34 +196,7 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
     views it would also count their disagreement, which on the EMPS validation images made the tu
     filter drop many more true particles (F1@0.5 0.784 against 0.844 without flips).
     """
-    dtype = next(network.parameters()).dtype
-    height, width = x.shape[-2:]
-    batches = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
-    views = FLIP_VIEWS if flips else FLIP_VIEWS[:1]
-    embedding_sum = torch.zeros(4, height, width, device=x.device)
-    logit_sum, information_sum = (torch.zeros(height, width, device=x.device) for _ in range(2))
-    with mc_dropout(network, seed):
-        for index, dims in enumerate(views):
-            counts = batches[index::len(views)]  # whole batches per view: no new batch shapes
-            if not counts:
-                continue
-            stem = network.stem(x.flip(dims).to(dtype))
-            feature_sum = torch.zeros((), device=x.device)
-            view_logits, view_probabilities, view_entropies = (torch.zeros(height, width, device=x.device) for _ in range(3))
-            for count in counts:
-                encoded = network.encode(stem.expand(count))
-                feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
-                logits, probabilities, entropies = network.seed_statistics(encoded)
-                view_logits += logits
-                view_probabilities += probabilities
-                view_entropies += entropies
-            n_view = sum(counts)
-            mean_features = (feature_sum / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
-            embedding_sum += unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
-            information = binary_entropy(view_probabilities / n_view) - view_entropies / n_view
-            logit_sum += view_logits.flip(dims)
-            information_sum += information.flip(dims) * n_view
-    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
+    return reduce_mc_batches(network, mc_batches(network, x, n_samples, seed=seed, batch_size=batch_size, flips=flips))
 
 
 @torch.inference_mode()
