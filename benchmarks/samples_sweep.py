@@ -116,7 +116,8 @@ def main() -> None:
         if args.rows:
             rows.to_csv(args.rows, index=False)
     reference = max(sample_counts)
-    print(f"{rows['image'].nunique()} images of {args.data} ({args.split}), seeds {sorted(rows['seed'].unique())}, {args.precision}\n")
+    seeds = sorted(int(seed) for seed in rows['seed'].unique())
+    print(f"{rows['image'].nunique()} images of {args.data} ({args.split}), seeds {seeds}, {args.precision}\n")
     means = rows.groupby(["mode", "T"], sort=False)[list(METRIC_KEYS)].mean()
     print(render(["mode", "T", *METRIC_KEYS], [[mode, str(t), *(f"{v:.3f}" for v in values)] for (mode, t), values in means.iterrows()],
                  style="markdown"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .db import DB_ENV
-from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
+from .segment import COMPILE_HELP, FLIPS_HELP, PRECISION_CHOICES, PRECISION_HELP, _check_device
 
 
 @click.command("extract")
@@ -34,7 +34,7 @@ from .segment import COMPILE_HELP, FLIPS_HELP, _check_device
               help="Segment panel labels printed inside micrographs too (by default they are found, inpainted and their particles dropped).")
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
 @click.option("--samples", "-T", type=click.IntRange(min=1), default=None, help="BPartIS MC-dropout samples (default: the model's, 30).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True, help="BPartIS arithmetic.")
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True, help=PRECISION_HELP)
 @click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)
 @click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)
 @click.option("--device", default="cpu", show_default=True, callback=_check_device, help="Run the networks on cpu or cuda (cuda:N).")

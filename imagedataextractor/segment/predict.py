@@ -27,6 +27,7 @@ from ..imageio import as_rgb
 from ..models.registry import ModelBundle, load_network, resolve
 from .cluster import cluster_outputs
 from .erfnet import BPartISNet
+from .precision import resolve_precision
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
 
@@ -53,7 +54,9 @@ class BPartISConfig:
         (masks are drawn per batch, so another batch_size gives other, equally valid, samples).
     batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
         2-core CPU, 10 was 1.4x slower).
-    precision: a key of :data:`PRECISIONS`.
+    precision: a key of :data:`PRECISIONS`, or "auto" (the default): bf16 on CPUs with native bf16
+        arithmetic, else fp32 (see :func:`~imagedataextractor.segment.precision.resolve_precision`);
+        the precision used is in the result's ``details["precision"]``.
     compile: run the per-sample part of the network compiled by ``torch.compile`` (see
         :func:`compile_sampling`): the same dropout masks, outputs equal up to rounding, faster
         after about 12 s of compiling once per process (needs a C++ compiler; without one, a
@@ -70,7 +73,7 @@ class BPartISConfig:
     keep_border: bool = False
     seed: int = 0
     batch_size: int = 3
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: bool = False
     device: str = "cpu"
     flips: bool | None = None
@@ -264,11 +267,11 @@ class BPartIS:
         self.device = device
         self._inference: dict[tuple[str, bool], BPartISNet] = {}
 
-    def inference_network(self, precision: str = "fp32", compile: bool = False) -> BPartISNet:
-        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), its per-sample
-        part compiled if ``compile`` (see :func:`compile_sampling`), built once."""
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    def inference_network(self, precision: str = "auto", compile: bool = False) -> BPartISNet:
+        """The network prepared for inference in ``precision`` ("fp32", "bf16", or "auto": see
+        :meth:`precision`), its per-sample part compiled if ``compile`` (see :func:`compile_sampling`),
+        built once."""
+        precision = resolve_precision(precision, self.device)
         key = (precision, compile)
         if key not in self._inference:
             network = self.network.for_inference(PRECISIONS[precision])
@@ -279,7 +282,8 @@ class BPartIS:
         """``forward(network)`` with the network of ``config``'s precision and compile settings. When
         compiling fails (no C++ compiler, an unsupported platform: torch.compile fails at the first
         call, in many ways) it warns once and runs, from then on, the eager network."""
-        network = self.inference_network(config.precision, config.compile)
+        precision = self.precision(config)
+        network = self.inference_network(precision, config.compile)
         if not config.compile:
             return forward(network)
         try:
@@ -287,8 +291,13 @@ class BPartIS:
         except Exception as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("torch.compile failed (%s); BPartIS runs eagerly", first_line)
-            self._inference[(config.precision, True)] = self.inference_network(config.precision, False)
-            return forward(self._inference[(config.precision, True)])
+            self._inference[(precision, True)] = self.inference_network(precision, False)
+            return forward(self._inference[(precision, True)])
+
+    def precision(self, config: BPartISConfig) -> str:
+        """The precision ("fp32" or "bf16") ``config`` runs in on this model's device ("auto" resolved
+        from the CPU's flags)."""
+        return resolve_precision(config.precision, self.device)
 
     def n_samples(self, config: BPartISConfig) -> int:
         """T of ``config``, else the model's (30)."""
@@ -342,7 +351,7 @@ class BPartIS:
             "flips": config.mode == "bayesian" and self.flips(config),
             "tu": tu if (config.mode == "bayesian" and config.filter_uncertain) else None,
             "seed": config.seed,
-            "precision": config.precision,
+            "precision": self.precision(config),
             "keep_border": config.keep_border,
             "model": self.bundle.name,
             "model_version": self.bundle.version,

@@ -141,7 +141,7 @@ def test_compile_failure_falls_back_to_the_eager_network(monkeypatch, caplog):
 
     model = predict.get_bpartis()
     image = np.full((80, 80, 3), 40, np.uint8)
-    config = predict.BPartISConfig(n_samples=2, compile=True)
+    config = predict.BPartISConfig(n_samples=2, compile=True, precision="fp32")
 
     def broken(network):
         def fail(*args, **kwargs):
@@ -155,7 +155,7 @@ def test_compile_failure_falls_back_to_the_eager_network(monkeypatch, caplog):
     try:
         with caplog.at_level("WARNING"):
             result = model.segment(image, config)
-        eager = model.segment(image, predict.BPartISConfig(n_samples=2))
+        eager = model.segment(image, predict.BPartISConfig(n_samples=2, precision="fp32"))
     finally:
         model._inference.pop(("fp32", True), None)
     assert "torch.compile failed (InductorError: no C++ compiler found)" in caplog.text
