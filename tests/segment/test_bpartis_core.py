@@ -277,3 +277,37 @@ def test_flips_follow_the_config_else_the_model_and_are_recorded():
     assert segmentation.labels.shape == (96, 96)
     assert segmentation.details["flips"] is True
     assert model.segment(image, BPartISConfig(mode="discriminative", flips=True)).details["flips"] is False
+
+
+@pytest.mark.parametrize("flips", [False, True])
+def test_samples_of_several_images_batched_together_equal_one_image_at_a_time(flips):
+    from imagedataextractor.segment.predict import mc_outputs_many
+
+    torch.manual_seed(0)
+    net = BPartISNet().for_inference()
+    xs = [torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last) for _ in range(3)]
+    batched = mc_outputs_many(net, xs, 7, seeds=[4, 5, 6], batch_size=3, flips=flips)
+    for x, seed, (raw, information) in zip(xs, [4, 5, 6], batched):
+        alone_raw, alone_information = mc_outputs(net, x, 7, seed=seed, batch_size=3, flips=flips)
+        torch.testing.assert_close(raw, alone_raw, rtol=0, atol=1e-5)
+        torch.testing.assert_close(information, alone_information, rtol=0, atol=1e-5)
+        assert (raw - mc_outputs(net, x, 7, seed=seed + 1, batch_size=3, flips=flips)[0]).abs().max() > 1e-3  # the masks matter
+
+
+def test_segment_many_in_groups_equals_segment_one_by_one():
+    from imagedataextractor.segment.predict import BPartISConfig, get_bpartis, segment_bpartis_many
+
+    model = get_bpartis()
+    rng = np.random.default_rng(1)
+    images = [np.full((96, 80, 3), 40, np.uint8) for _ in range(3)]
+    for image in images:
+        for y, x in rng.integers(10, 60, size=(4, 2)):
+            image[y:y + 18, x:x + 18] = 220
+    config = BPartISConfig(n_samples=6, precision="fp32", keep_border=True)
+    grouped = list(segment_bpartis_many(images, config=config, images_per_batch=2))
+    assert len(grouped) == 3
+    for image, result in zip(images, grouped):
+        alone = model.segment(image, config)
+        assert np.array_equal(result.labels, alone.labels)
+        np.testing.assert_allclose(result.uncertainty, alone.uncertainty, rtol=0, atol=1e-5)
+        assert result.details == {**alone.details, "seconds": result.details["seconds"]}
