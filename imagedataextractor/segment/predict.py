@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, TypeVar
 
 import numpy as np
@@ -326,13 +328,25 @@ def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, 
 COMPILE_OPTIONS = {"fallback_random": True}
 
 
+def compile_cache_dir() -> Path:
+    """Where Inductor keeps what it compiled (graphs, kernels) between processes, unless
+    $TORCHINDUCTOR_CACHE_DIR says otherwise: the user cache directory, which, unlike Inductor's
+    default in /tmp, outlives a reboot. A later process with the same network, shapes and PyTorch
+    loads the compiled code instead of compiling again (see BENCHMARKS.md)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("imagedataextractor")) / "torchinductor"
+
+
 def compile_sampling(network: BPartISNet) -> BPartISNet:
     """Compile, with ``torch.compile``, the part of an inference copy (:meth:`BPartISNet.for_inference`)
     that runs once per MC sample: the encoder after the stem, the embedding decoder's layers and the
     seed decoder with its per-sample statistics. Inductor fuses the ELUs (slow in eager PyTorch),
     residual sums, dropout and the entropy sums into few kernels and plans their buffers. Compiling
-    happens at the first call (about 12 s on 2 cores) and again for a new batch shape. Returns
+    happens at the first call (about 12 s on 2 cores) and again for a new batch shape, once per
+    machine: the result is cached on disk (:func:`compile_cache_dir`) for later processes. Returns
     ``network``, changed in place."""
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
     network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)
     network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)
     network.seed_statistics = torch.compile(network.seed_statistics, options=COMPILE_OPTIONS)

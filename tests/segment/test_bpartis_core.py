@@ -311,3 +311,16 @@ def test_segment_many_in_groups_equals_segment_one_by_one():
         assert np.array_equal(result.labels, alone.labels)
         np.testing.assert_allclose(result.uncertainty, alone.uncertainty, rtol=0, atol=1e-5)
         assert result.details == {**alone.details, "seconds": result.details["seconds"]}
+
+
+def test_compiled_code_is_cached_in_the_user_cache_directory_unless_told_otherwise(monkeypatch, tmp_path):
+    import os
+
+    from imagedataextractor.segment.predict import compile_cache_dir, compile_sampling
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    compile_sampling(BPartISNet().for_inference())  # torch.compile is lazy: nothing compiles here
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(compile_cache_dir())
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    compile_sampling(BPartISNet().for_inference())
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path)
