@@ -8,8 +8,8 @@ image by image in one run.
 
 Rows: ``default`` is ``ide segment IMAGE`` with no options (the model's T and flips, precision
 ``auto``: bf16 only on CPUs with native bf16, see ``segment/precision.py``); ``fp32-T30`` is the
-default before issue 32 (fp32, T=30, flipped views); the others are runtime options at T=30 (see
-:data:`CONFIGS`). The sequential reference runs T=30 full forward passes one after another on
+default before issue 32 (fp32, T=30, flipped views); the others are runtime options (see
+:func:`row_settings`). The sequential reference runs T=30 full forward passes one after another on
 contiguous (NCHW) fp32 tensors with batch norms unfused, no flips, as the original implementation
 did; every row clusters with the same code. F1@0.5 is against the EMPS ground truth (border
 particles kept). Peak memory: the largest resident-set growth of this process, above its size
@@ -50,18 +50,26 @@ def sequential(network, x, n_samples, seed, tu):
     return filter_uncertain(labels, information, tu)[0]
 
 
-#: The rows of ours that can be timed: name -> BPartISConfig settings (T and flips: the model's where not given).
-CONFIGS = {
-    "default": {},
-    "fp32-T30": {"precision": "fp32", "n_samples": 30},
-    "bf16-T30": {"precision": "bf16", "n_samples": 30},
-    "bf16-compiled-T30": {"precision": "bf16", "n_samples": 30, "compile": True},
-    "fp32-compiled-T30": {"precision": "fp32", "n_samples": 30, "compile": True},
-    "fp32-compiled": {"precision": "fp32", "compile": True},
-    "bf16": {"precision": "bf16"},
-    "bf16-compiled": {"precision": "bf16", "compile": True},
-    "fp32-T30-no-flips": {"precision": "fp32", "n_samples": 30, "flips": False},
-}
+def row_settings(name: str) -> dict:
+    """BPartISConfig settings of a row name: ``default`` (none: the package's defaults) or
+    ``PRECISION[-compiled][-T<n>][-no-flips]`` with PRECISION auto, fp32 or bf16; T and flips are
+    the model's where not given. E.g. ``fp32-T30`` (the default before issue 32), ``bf16-compiled-T30``."""
+    if name == "default":
+        return {}
+    precision, *rest = name.replace("no-flips", "noflips").split("-")
+    settings: dict = {"precision": precision}
+    for part in rest:
+        if part == "compiled":
+            settings["compile"] = True
+        elif part == "noflips":
+            settings["flips"] = False
+        elif part.startswith("T") and part[1:].isdigit():
+            settings["n_samples"] = int(part[1:])
+        else:
+            raise ValueError(part)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(precision)
+    return settings
 
 
 def resident_bytes() -> int:
@@ -97,17 +105,21 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--configs", default="default,fp32-T30,bf16-T30,bf16-compiled-T30", help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--configs", default="default,fp32-T30,bf16-T30,bf16-compiled-T30",
+                        help="comma-separated rows: default, or PRECISION[-compiled][-T<n>][-no-flips] (PRECISION auto, fp32, bf16)")
     parser.add_argument("--ide2-seconds", default="12.5-15.1", help="IDE 2.0.4's s/image measured elsewhere (a value or a range); '' for none")
     args = parser.parse_args()
     names = args.configs.split(",")
-    unknown = [name for name in names if name not in CONFIGS]
-    if unknown:
-        parser.error(f"unknown --configs {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
+    settings = {}
+    for name in names:
+        try:
+            settings[name] = row_settings(name)
+        except ValueError as exc:
+            parser.error(f"--configs: {name!r} ({exc}): use default or PRECISION[-compiled][-T<n>][-no-flips]")
     torch.set_num_threads(args.threads)
     samples = load_split(default_emps_dir(), "test")[: args.images]
     model = get_bpartis(args.model)
-    configs = {name: BPartISConfig(model=args.model, keep_border=True, **CONFIGS[name]) for name in names}
+    configs = {name: BPartISConfig(model=args.model, keep_border=True, **settings[name]) for name in names}
     seconds: dict[str, list[float]] = {name: [] for name in [*names, "sequential"]}
     f1: dict[str, list[float]] = {name: [] for name in seconds}
     memory: dict[str, list[int]] = {name: [] for name in seconds}
@@ -149,8 +161,7 @@ def main() -> None:
 
     for name in names:
         info = details[name]
-        label = name + (" (compiled)" if CONFIGS[name].get("compile") else "")
-        line(label, info["precision"], info["n_samples"], info["flips"], seconds[name], name)
+        line(name, info["precision"], info["n_samples"], info["flips"], seconds[name], name)
     line("sequential T passes (unfused, NCHW)", "fp32", 30, False, seconds["sequential"], "sequential")
 
 
