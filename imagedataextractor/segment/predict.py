@@ -435,7 +435,8 @@ class BPartIS:
         samples, and each group's clustering runs on a CPU thread while the next group runs on the
         device. An image's result is the same in any group (its own dropout masks; on the CPU equal
         to :meth:`segment`'s up to float rounding). ``details["seconds"]`` is then the group's
-        device time shared out, plus the image's own clustering.
+        device time shared out, plus the image's own clustering. This path runs the network eagerly
+        (``config.compile`` is not used: each group size would be a new compiled shape).
         """
         images = iter(images)
         if config.mode != "bayesian" or (images_per_batch is None and not self.device.startswith("cuda")) or images_per_batch == 1:
