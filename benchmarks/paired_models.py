@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(default_emps_dir()))
     parser.add_argument("--split", default="test")
     parser.add_argument("--seeds", default="0,1,2", help="dropout seeds, comma-separated")
-    parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
+    parser.add_argument("--precision", default="bf16", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", default=None, help="also write the per-image rows (model, seed, mode, image, metrics) to this CSV")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
+from ..segment.precision import PRECISION_CHOICES
+
 
 COMPILE_HELP = ("BPartIS: run its per-sample part compiled by torch.compile (same dropout masks and metrics; about 1.2x faster "
                 "after ~12 s of compiling once per process; needs a C++ compiler).")
+
+
+PRECISION_HELP = ("BPartIS arithmetic. auto: bf16 on CPUs with native bf16 (AVX512-BF16 or AMX; about 1.6x faster there, "
+                  "equal metrics), else fp32 (emulated bf16 is slower); the choice is reported with the result.")
 
 
 FLIPS_HELP = ("BPartIS Bayesian: spread the T samples over the image and its left-right, up-down and double flips, "
@@ -18,8 +24,7 @@ def bpartis_options(func):
     --flips), shared by every command that runs it; :func:`bpartis_config` turns them into settings."""
     func = click.option("--flips/--no-flips", default=None, help=FLIPS_HELP)(func)
     func = click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)(func)
-    func = click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
-                        help="bf16: bfloat16 convolutions, about 1.6x faster on CPUs with AVX512-BF16/AMX.")(func)
+    func = click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True, help=PRECISION_HELP)(func)
     func = click.option("--seed", default=0, show_default=True, help="Seed of the dropout masks.")(func)
     func = click.option("--tu", type=float, default=None, help="Uncertainty threshold (default: the model's, 0.0125).")(func)
     func = click.option("--samples", "-T", type=int, default=None, help="MC-dropout samples (default: the model's, 30).")(func)

@@ -44,7 +44,8 @@ def segment_command(image, out, method, mode, device, model, samples, tu, seed, 
         scaled = np.clip(result.uncertainty / math.log(2), 0, 1) * 65535
         _write_png(uncertainty_out, scaled.astype(np.uint16))
     if as_json:
-        click.echo(json.dumps({"n_particles": result.n_instances, "seconds": round(seconds, 3)}))
+        settings = {key: value for key, value in result.details.items() if key != "seconds"}
+        click.echo(json.dumps({"n_particles": result.n_instances, "seconds": round(seconds, 3), "settings": settings}))
     else:
         click.echo(f"{image}: {result.n_instances} particles ({method}, {seconds:.2f} s) -> {out}")
 

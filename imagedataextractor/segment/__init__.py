@@ -9,7 +9,7 @@ from typing import Any
 from .config import METHODS, BPartISConfig
 from .types import Segmentation
 
-__all__ = ["METHODS", "BPartISConfig", "Segmentation", "segment", "segment_bpartis"]
+__all__ = ["METHODS", "BPartISConfig", "Segmentation", "segment", "segment_bpartis", "segment_bpartis_many"]
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: lazy attributes
@@ -17,8 +17,8 @@ def __getattr__(name: str) -> Any:  # PEP 562: lazy attributes
         from .methods import segment
 
         return segment
-    if name == "segment_bpartis":
-        from .predict import segment_bpartis
+    if name in ("segment_bpartis", "segment_bpartis_many"):
+        from . import predict
 
-        return segment_bpartis
+        return getattr(predict, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .precision import PRECISION_CHOICES
+
 #: BPartIS in the paper's three modes, by method name: the settings each name implies.
 BPARTIS_MODES: dict[str, dict[str, Any]] = {
     "bpartis": {"mode": "bayesian", "filter_uncertain": True},
@@ -15,8 +17,8 @@ BPARTIS_MODES: dict[str, dict[str, Any]] = {
 #: Every segmentation method name: BPartIS modes, classical baselines, learned baselines, Mask R-CNN
 #: (:func:`imagedataextractor.segment.segment` dispatches on them).
 METHODS = (*BPARTIS_MODES, "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
-#: BPartIS inference precisions.
-PRECISION_NAMES = ("fp32", "bf16")
+#: BPartIS inference precisions ("auto" is resolved from the CPU by :func:`.precision.resolve_precision`).
+PRECISION_NAMES = PRECISION_CHOICES
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,11 @@ class BPartISConfig:
         (masks are drawn per batch, so another batch_size gives other, equally valid, samples).
     batch_size: MC samples per forward batch; small batches stay in cache (3 was fastest on a
         2-core CPU, 10 was 1.4x slower).
-    precision: one of :data:`PRECISION_NAMES` ("bf16": bfloat16 weights and activations, about 2x
-        faster on CPUs with AVX512-BF16 or AMX; every reduction over samples stays float32).
+    precision: one of :data:`PRECISION_NAMES`: "bf16" (bfloat16 weights and activations, about 1.6x
+        faster on CPUs with AVX512-BF16 or AMX; every reduction over samples stays float32), "fp32",
+        or "auto" (the default): bf16 on CPUs with native bf16 arithmetic, else fp32 (see
+        :func:`~imagedataextractor.segment.precision.resolve_precision`); the precision used is in
+        the result's ``details["precision"]``.
     compile: run the per-sample part of the network compiled by ``torch.compile`` (see
         :func:`compile_sampling`): the same dropout masks, outputs equal up to rounding, faster
         after about 12 s of compiling once per process (needs a C++ compiler; without one, a
@@ -50,7 +55,7 @@ class BPartISConfig:
     keep_border: bool = False
     seed: int = 0
     batch_size: int = 3
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     compile: bool = False
     device: str = "cpu"
     flips: bool | None = None

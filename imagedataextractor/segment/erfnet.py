@@ -180,7 +180,11 @@ class BPartISNet(nn.Module):
         """The seed decoder on :meth:`encode`'s output for a batch of MC samples, reduced over the
         batch: the sums of the seed logits, of the seed probabilities and of their binary entropies
         (nats), each (H, W) float32."""
-        logits = self.seed_decoder(encoded)[:, 0].float()
+        return self.seed_statistics_of_logits(self.seed_decoder(encoded)[:, 0].float())
+
+    @staticmethod
+    def seed_statistics_of_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`seed_statistics` from the seed logits (N, H, W) float32 of N samples."""
         return logits.sum(0), torch.sigmoid(logits).sum(0), logit_entropy(logits).sum(0)
 
     def from_stem(self, stem: Stem) -> torch.Tensor:

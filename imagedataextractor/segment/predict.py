@@ -12,9 +12,14 @@ embedding decoder's linear last layers run once, on the mean features.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import os
 import time
-from typing import Callable, Iterator, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -28,7 +33,8 @@ from ..models.registry import ModelBundle, resolve
 from .cluster import cluster_outputs
 from .config import PRECISION_NAMES, BPartISConfig
 from .masking import remove_border_instances
-from .erfnet import BPartISNet, load_network
+from .erfnet import BPartISNet, Stem, load_network
+from .precision import resolve_precision
 from .types import Segmentation
 from .uncertainty import binary_entropy, filter_uncertain
 
@@ -39,7 +45,7 @@ T = TypeVar("T")
 
 #: Inference precisions: "bf16" stores weights and activations in bfloat16, about 2x faster on CPUs
 #: with AVX512-BF16 or AMX; every reduction over samples stays float32.
-PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16)))
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @contextlib.contextmanager
@@ -82,6 +88,68 @@ def unflip_embedding(raw: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return raw.flip(dims) * signs
 
 
+@dataclass(frozen=True)
+class MCBatch:
+    """One batch of MC dropout samples of one view, reduced over the batch.
+
+    index: the batch's position in the order of :func:`mc_batches` (batches of the original view
+    first); batch ``b`` of T = 3n samples is the same whichever T, so the first k batches of one run
+    are a run of fewer samples (used by ``benchmarks/samples_sweep.py``). view: its :data:`FLIP_VIEWS`
+    entry. count: samples in it. features: the sum over its samples of the embedding decoder's
+    features before the linear projection (16, H/2, W/2); logits, probabilities, entropies: sums of
+    the seed logits, probabilities and their binary entropies (H, W), float32.
+    """
+
+    index: int
+    view: tuple[int, ...]
+    count: int
+    features: torch.Tensor
+    logits: torch.Tensor
+    probabilities: torch.Tensor
+    entropies: torch.Tensor
+
+
+def mc_batches(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
+               flips: bool = False) -> Iterator[MCBatch]:
+    """The MC dropout batches of :func:`mc_outputs`, one :class:`MCBatch` at a time, in the order
+    their masks are drawn. Consume it whole inside ``torch.inference_mode()``."""
+    dtype = next(network.parameters()).dtype
+    batches = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
+    views = FLIP_VIEWS if flips else FLIP_VIEWS[:1]
+    with mc_dropout(network, seed):
+        for view_index, dims in enumerate(views):
+            indices = range(view_index, len(batches), len(views))  # whole batches per view: no new batch shapes
+            if not indices:
+                continue
+            stem = network.stem(x.flip(dims).to(dtype))
+            for index in indices:
+                encoded = network.encode(stem.expand(batches[index]))
+                features = network.embedding_decoder.layers(encoded).float().sum(0)
+                yield MCBatch(index, dims, batches[index], features, *network.seed_statistics(encoded))
+
+
+def reduce_mc_batches(network: BPartISNet, batches: Iterable[MCBatch]) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mc_outputs`' mean raw output (5, H, W) and mutual information (H, W), on the CPU, from
+    its batches (any subset of them: views with none are left out)."""
+    dtype = next(network.parameters()).dtype
+    by_view: dict[tuple[int, ...], list[MCBatch]] = {}
+    for batch in batches:
+        by_view.setdefault(batch.view, []).append(batch)
+    embedding_sum = logit_sum = information_sum = torch.zeros((), device=next(network.parameters()).device)
+    n_samples = 0
+    for dims, view_batches in by_view.items():
+        n_view = sum(batch.count for batch in view_batches)
+        features, logits, probabilities, entropies = (sum(getattr(batch, name) for batch in view_batches)
+                                                      for name in ("features", "logits", "probabilities", "entropies"))
+        mean_features = (features / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
+        embedding_sum = embedding_sum + unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
+        information = binary_entropy(probabilities / n_view) - entropies / n_view
+        logit_sum = logit_sum + logits.flip(dims)
+        information_sum = information_sum + information.flip(dims) * n_view
+        n_samples += n_view
+    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
+
+
 @torch.inference_mode()
 def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
                flips: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,34 +168,93 @@ def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
     views it would also count their disagreement, which on the EMPS validation images made the tu
     filter drop many more true particles (F1@0.5 0.784 against 0.844 without flips).
     """
-    dtype = next(network.parameters()).dtype
-    height, width = x.shape[-2:]
-    batches = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
+    return reduce_mc_batches(network, mc_batches(network, x, n_samples, seed=seed, batch_size=batch_size, flips=flips))
+
+
+def view_batches(n_samples: int, batch_size: int, flips: bool) -> list[tuple[tuple[int, ...], list[tuple[int, int]]]]:
+    """How :func:`mc_batches` lays out ``n_samples``: per view (in :data:`FLIP_VIEWS` order) its
+    (batch index, sample count) pairs, views without a batch left out."""
+    counts = [min(batch_size, n_samples - start) for start in range(0, n_samples, batch_size)]
     views = FLIP_VIEWS if flips else FLIP_VIEWS[:1]
-    embedding_sum = torch.zeros(4, height, width, device=x.device)
-    logit_sum, information_sum = (torch.zeros(height, width, device=x.device) for _ in range(2))
-    with mc_dropout(network, seed):
-        for index, dims in enumerate(views):
-            counts = batches[index::len(views)]  # whole batches per view: no new batch shapes
-            if not counts:
-                continue
-            stem = network.stem(x.flip(dims).to(dtype))
-            feature_sum = torch.zeros((), device=x.device)
-            view_logits, view_probabilities, view_entropies = (torch.zeros(height, width, device=x.device) for _ in range(3))
-            for count in counts:
-                encoded = network.encode(stem.expand(count))
-                feature_sum = feature_sum + network.embedding_decoder.layers(encoded).float().sum(0)
-                logits, probabilities, entropies = network.seed_statistics(encoded)
-                view_logits += logits
-                view_probabilities += probabilities
-                view_entropies += entropies
-            n_view = sum(counts)
-            mean_features = (feature_sum / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
-            embedding_sum += unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
-            information = binary_entropy(view_probabilities / n_view) - view_entropies / n_view
-            logit_sum += view_logits.flip(dims)
-            information_sum += information.flip(dims) * n_view
-    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
+    layout = [(dims, [(index, counts[index]) for index in range(view_index, len(counts), len(views))]) for view_index, dims in enumerate(views)]
+    return [(dims, batches) for dims, batches in layout if batches]
+
+
+def dropout_layers(network: BPartISNet) -> list[tuple[nn.Dropout2d, int]]:
+    """The network's active dropout layers in the order a forward pass runs them, with their channels."""
+    layers = []
+    for block in network.encoder.blocks:
+        dropout = getattr(block, "dropout", None)
+        if isinstance(dropout, nn.Dropout2d):
+            convolution = block.conv_h2
+            assert isinstance(convolution, nn.Conv2d)  # every block with dropout is a non-bottleneck-1D block
+            layers.append((dropout, convolution.out_channels))
+    return layers
+
+
+def draw_dropout_masks(network: BPartISNet, n_samples: int, *, seed: int, batch_size: int, flips: bool) -> list[list[torch.Tensor]]:
+    """The dropout masks (scaled by 1 / (1 - p), the network's dtype, on the CPU) that
+    :func:`mc_outputs` on the CPU draws for one image: per batch of :func:`view_batches`, in their
+    order, one (count, C, 1, 1) mask per layer of :func:`dropout_layers`. Drawn from a generator of
+    their own seeded with ``seed``, in the order and shapes PyTorch's Dropout2d draws them from the
+    global one, so on the CPU they are the very masks of a per-image run."""
+    generator = torch.Generator().manual_seed(seed)
+    dtype = next(network.parameters()).dtype
+    layers = dropout_layers(network)
+    masks = []
+    for _, batches in view_batches(n_samples, batch_size, flips):
+        for _, count in batches:
+            masks.append([torch.empty(count, channels, 1, 1, dtype=dtype).bernoulli_(1 - layer.p, generator=generator).div_(1 - layer.p)
+                          for layer, channels in layers])
+    return masks
+
+
+@contextlib.contextmanager
+def fixed_dropout_masks(network: BPartISNet) -> Iterator[list[torch.Tensor]]:
+    """Dropout that multiplies by given masks: yields a list to fill, before each forward, with one
+    mask per layer of :func:`dropout_layers` (shapes broadcastable to its input). Batch norm and
+    dropout draw nothing (eval mode)."""
+    network.eval()
+    current: list[torch.Tensor] = []
+    handles = [layer.register_forward_hook(lambda module, inputs, output, index=index: inputs[0] * current[index])
+               for index, (layer, _) in enumerate(dropout_layers(network))]
+    try:
+        yield current
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@torch.inference_mode()
+def mc_outputs_many(network: BPartISNet, xs: list[torch.Tensor], n_samples: int, *, seeds: list[int], batch_size: int = 3,
+                    flips: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`mc_outputs` of several images at once: each forward batch holds every image's samples
+    of that batch (len(xs) x batch_size samples), for GPUs, where one image's batch of 3 leaves most
+    of the device idle. xs: (1, 3, H, W) images of one size, on the network's device; seeds: one per
+    image. The dropout masks are each image's own (:func:`draw_dropout_masks`), so an image's result
+    does not depend on the others in its group, and on the CPU it equals :func:`mc_outputs` up to
+    float rounding (tested). Returns per image (mean raw output (5, H, W), mutual information (H, W)) on the CPU.
+    """
+    dtype = next(network.parameters()).dtype
+    device = xs[0].device
+    masks = [draw_dropout_masks(network, n_samples, seed=seed, batch_size=batch_size, flips=flips) for seed in seeds]
+    n_layers = len(dropout_layers(network))
+    images = torch.cat(xs).to(dtype)
+    per_image: list[list[MCBatch]] = [[] for _ in xs]
+    position = 0
+    with fixed_dropout_masks(network) as current:
+        for dims, batches in view_batches(n_samples, batch_size, flips):
+            stem = network.stem(images.flip(dims))
+            for index, count in batches:
+                current[:] = [torch.cat([image_masks[position][layer] for image_masks in masks]).to(device)
+                              for layer in range(n_layers)]
+                position += 1
+                encoded = network.encode(Stem(*(t.repeat_interleave(count, 0) for t in stem)))
+                features = network.embedding_decoder.layers(encoded).float().unflatten(0, (len(xs), count)).sum(1)
+                logits = network.seed_decoder(encoded)[:, 0].float().unflatten(0, (len(xs), count))
+                for image, image_batches in enumerate(per_image):
+                    image_batches.append(MCBatch(index, dims, count, features[image], *network.seed_statistics_of_logits(logits[image])))
+    return [reduce_mc_batches(network, image_batches) for image_batches in per_image]
 
 
 @torch.inference_mode()
@@ -162,13 +289,25 @@ def to_image_size(labels: torch.Tensor, scores: torch.Tensor, shape: tuple[int, 
 COMPILE_OPTIONS = {"fallback_random": True}
 
 
+def compile_cache_dir() -> Path:
+    """Where Inductor keeps what it compiled (graphs, kernels) between processes, unless
+    $TORCHINDUCTOR_CACHE_DIR says otherwise: the user cache directory, which, unlike Inductor's
+    default in /tmp, outlives a reboot. A later process with the same network, shapes and PyTorch
+    loads the compiled code instead of compiling again (see BENCHMARKS.md)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("imagedataextractor")) / "torchinductor"
+
+
 def compile_sampling(network: BPartISNet) -> BPartISNet:
     """Compile, with ``torch.compile``, the part of an inference copy (:meth:`BPartISNet.for_inference`)
     that runs once per MC sample: the encoder after the stem, the embedding decoder's layers and the
     seed decoder with its per-sample statistics. Inductor fuses the ELUs (slow in eager PyTorch),
     residual sums, dropout and the entropy sums into few kernels and plans their buffers. Compiling
-    happens at the first call (about 12 s on 2 cores) and again for a new batch shape. Returns
+    happens at the first call (about 12 s on 2 cores) and again for a new batch shape, once per
+    machine: the result is cached on disk (:func:`compile_cache_dir`) for later processes. Returns
     ``network``, changed in place."""
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
     network.encode = torch.compile(network.encode, options=COMPILE_OPTIONS)  # type: ignore[arg-type, method-assign]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
     network.embedding_decoder.layers = torch.compile(network.embedding_decoder.layers, options=COMPILE_OPTIONS)  # type: ignore[arg-type, assignment]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
     network.seed_statistics = torch.compile(network.seed_statistics, options=COMPILE_OPTIONS)  # type: ignore[arg-type, method-assign]  # torch's stub wants an invariant dict of a wider value type; torch.compile'd replacements of the per-sample methods
@@ -184,11 +323,13 @@ class BPartIS:
         self.device = device
         self._inference: dict[tuple[str, bool], BPartISNet] = {}
 
-    def inference_network(self, precision: str = "fp32", compile: bool = False) -> BPartISNet:
-        """The network prepared for inference in ``precision`` ("fp32" or "bf16"), its per-sample
-        part compiled if ``compile`` (see :func:`compile_sampling`), built once."""
-        if precision not in PRECISIONS:
-            raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    def inference_network(self, precision: str = "auto", compile: bool = False) -> BPartISNet:
+        """The network prepared for inference in ``precision`` ("fp32", "bf16", or "auto": see
+        :func:`~imagedataextractor.segment.precision.resolve_precision`), its per-sample part
+        compiled if ``compile`` (see :func:`compile_sampling`), built once."""
+        if precision not in PRECISION_NAMES:
+            raise SettingsError(f"precision must be one of {', '.join(PRECISION_NAMES)}, not {precision!r}")
+        precision = resolve_precision(precision, self.device)
         key = (precision, compile)
         if key not in self._inference:
             network = self.network.for_inference(PRECISIONS[precision])
@@ -199,7 +340,8 @@ class BPartIS:
         """``forward(network)`` with the network of ``config``'s precision and compile settings. When
         compiling fails (no C++ compiler, an unsupported platform: torch.compile fails at the first
         call, in many ways) it warns once and runs, from then on, the eager network."""
-        network = self.inference_network(config.precision, config.compile)
+        precision = self.precision(config)
+        network = self.inference_network(precision, config.compile)
         if not config.compile:
             return forward(network)
         try:
@@ -207,8 +349,13 @@ class BPartIS:
         except Exception as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("torch.compile failed (%s); BPartIS runs eagerly", first_line)
-            self._inference[(config.precision, True)] = self.inference_network(config.precision, False)
-            return forward(self._inference[(config.precision, True)])
+            self._inference[(precision, True)] = self.inference_network(precision, False)
+            return forward(self._inference[(precision, True)])
+
+    def precision(self, config: BPartISConfig) -> str:
+        """The precision ("fp32" or "bf16") ``config`` runs in on this model's device ("auto" resolved
+        from the CPU's flags)."""
+        return resolve_precision(config.precision, self.device)
 
     def n_samples(self, config: BPartISConfig) -> int:
         """T of ``config``, else the model's (30)."""
@@ -224,22 +371,69 @@ class BPartIS:
         return self.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size,
                                                            flips=flips))
 
+    def to_input(self, image: np.ndarray) -> torch.Tensor:
+        """An (H, W, 3) uint8 RGB image as the network's input (1, 3, S, S) on its device."""
+        size = int(self.bundle.config.get("input_size", 512))
+        return to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
+
     def segment(self, image: np.ndarray, config: BPartISConfig = BPartISConfig()) -> Segmentation:
         """Segment an (H, W, 3) uint8 RGB image (greyscale/RGBA converted); labels at (H, W)."""
         image = as_rgb(image)
         started = time.perf_counter()
-        defaults = self.bundle.config
-        size = int(defaults.get("input_size", 512))
-        n_samples = self.n_samples(config)
-        tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
-        seed_threshold = float(defaults.get("seed_threshold", 0.5))
-        min_size = int(defaults.get("min_size", 128))
-        x = to_input(image, size).to(self.device).contiguous(memory_format=torch.channels_last)
+        x = self.to_input(image)
         information = None
         if config.mode == "bayesian":
             raw, information = self.sample(x, config)
         else:
             raw = self.run(config, lambda network: discriminative_output(network, x))
+        return self.finish(image, raw, information, config, time.perf_counter() - started)
+
+    def segment_many(self, images: Iterable[np.ndarray], config: BPartISConfig = BPartISConfig(),
+                     images_per_batch: int | None = None) -> Iterator[Segmentation]:
+        """:meth:`segment` of each image, in order, for many images.
+
+        Bayesian mode with ``images_per_batch`` > 1 (default on CUDA: as many as about half the GPU's
+        free memory holds, from the memory the first image took; elsewhere 1): the images go through
+        :func:`mc_outputs_many` in groups, each forward batch holding every image of the group's
+        samples, and each group's clustering runs on a CPU thread while the next group runs on the
+        device. An image's result is the same in any group (its own dropout masks; on the CPU equal
+        to :meth:`segment`'s up to float rounding). ``details["seconds"]`` is then the group's
+        device time shared out, plus the image's own clustering. This path runs the network eagerly
+        (``config.compile`` is not used: each group size would be a new compiled shape).
+        """
+        images = iter(images)
+        if config.mode != "bayesian" or (images_per_batch is None and not self.device.startswith("cuda")) or images_per_batch == 1:
+            yield from (self.segment(image, config) for image in images)
+            return
+        n_samples, flips = self.n_samples(config), self.flips(config)
+        network = self.inference_network(self.precision(config))
+        group_size = images_per_batch or 1  # CUDA, unsized: a first group of one image measures the memory
+        with ThreadPoolExecutor(max_workers=1) as clustering:
+            pending: list[Future[Segmentation]] = []
+            while group := [as_rgb(image) for image in itertools.islice(images, group_size)]:
+                started = time.perf_counter()
+                if images_per_batch is None:
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                outputs = mc_outputs_many(network, [self.to_input(image) for image in group], n_samples, seeds=[config.seed] * len(group),
+                                          batch_size=config.batch_size, flips=flips)
+                if images_per_batch is None:
+                    group_size = gpu_images_per_batch(self.device, torch.cuda.max_memory_allocated(self.device) / len(group))
+                seconds = (time.perf_counter() - started) / len(group)
+                yield from (future.result() for future in pending)
+                pending = [clustering.submit(self.finish, image, raw, information, config, seconds) for image, (raw, information) in zip(group, outputs)]
+            yield from (future.result() for future in pending)
+
+    def finish(self, image: np.ndarray, raw: torch.Tensor, information: torch.Tensor | None, config: BPartISConfig,
+               seconds: float) -> Segmentation:
+        """The :class:`Segmentation` of ``image`` from the network's mean raw output (5, S, S) and
+        mutual information (S, S) or None (discriminative): clustering, the uncertainty filter, the
+        image's size, border particles. ``seconds``: the network's share, added to ``details``."""
+        started = time.perf_counter()
+        defaults = self.bundle.config
+        n_samples = self.n_samples(config)
+        tu = config.tu if config.tu is not None else float(defaults.get("tu", 0.0125))
+        seed_threshold = float(defaults.get("seed_threshold", 0.5))
+        min_size = int(defaults.get("min_size", 128))
         clusters = cluster_outputs(raw, seed_threshold=seed_threshold, min_size=min_size)
         labels, scores = clusters.labels, clusters.scores
         if information is not None and config.filter_uncertain:
@@ -262,14 +456,25 @@ class BPartIS:
             "flips": config.mode == "bayesian" and self.flips(config),
             "tu": tu if (config.mode == "bayesian" and config.filter_uncertain) else None,
             "seed": config.seed,
-            "precision": config.precision,
+            "precision": self.precision(config),
             "keep_border": config.keep_border,
             "model": self.bundle.name,
             "model_version": self.bundle.version,
             "model_sha256": self.bundle.config.get("sha256"),
-            "seconds": round(time.perf_counter() - started, 4),
+            "seconds": round(seconds + time.perf_counter() - started, 4),
         }
         return Segmentation(labels_np, uncertainty_np, scores_np, "bpartis", details)
+
+
+#: Share of the GPU's free memory that :meth:`BPartIS.segment_many` plans to fill with a group.
+GPU_MEMORY_SHARE = 0.5
+
+
+def gpu_images_per_batch(device: str, bytes_per_image: float, limit: int = 64) -> int:
+    """How many images' MC samples fit in :data:`GPU_MEMORY_SHARE` of ``device``'s free memory,
+    given the peak bytes one image took (1 to ``limit``)."""
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return max(1, min(limit, int(GPU_MEMORY_SHARE * free / max(bytes_per_image, 1.0))))
 
 
 _loaded: dict[tuple[str, str], BPartIS] = {}
@@ -291,3 +496,10 @@ def segment_bpartis(image: np.ndarray, *, config: BPartISConfig = BPartISConfig(
     (mutual information, nats; None in discriminative mode) and per-instance seed scores.
     """
     return get_bpartis(config.model, config.device).segment(image, config)
+
+
+def segment_bpartis_many(images: Iterable[np.ndarray], *, config: BPartISConfig = BPartISConfig(),
+                         images_per_batch: int | None = None) -> Iterator[Segmentation]:
+    """:func:`segment_bpartis` of each image, in order, batching several images' MC samples per
+    forward pass where that pays (``--device cuda``; see :meth:`BPartIS.segment_many`)."""
+    return get_bpartis(config.model, config.device).segment_many(images, config, images_per_batch)

@@ -1,5 +1,7 @@
 """Bad input gets a one-line error naming the file, never a traceback; odd formats are converted."""
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -68,7 +70,11 @@ def test_segment_cli_writes_uint16_map_at_input_size(tmp_path, flips):
     result = CliRunner().invoke(main, ["segment", str(src), "--out", str(tmp_path / "m.png"), "--samples", "2", flips,
                                        "--uncertainty-out", str(tmp_path / "u.png"), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"n_particles"' in result.output
+    output = json.loads(result.output)
+    assert output["n_particles"] >= 0
+    # the provenance: what ran, with the precision "auto" resolved
+    assert output["settings"]["precision"] in ("fp32", "bf16") and output["settings"]["n_samples"] == 2
+    assert output["settings"]["flips"] is (flips == "--flips")
     mask = np.asarray(Image.open(tmp_path / "m.png"))
     assert mask.shape == (100, 140) and mask.dtype == np.uint16
     assert np.asarray(Image.open(tmp_path / "u.png")).shape == (100, 140)

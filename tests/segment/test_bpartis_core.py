@@ -141,7 +141,7 @@ def test_compile_failure_falls_back_to_the_eager_network(monkeypatch, caplog):
 
     model = predict.get_bpartis()
     image = np.full((80, 80, 3), 40, np.uint8)
-    config = predict.BPartISConfig(n_samples=2, compile=True)
+    config = predict.BPartISConfig(n_samples=2, compile=True, precision="fp32")
 
     def broken(network):
         def fail(*args, **kwargs):
@@ -155,7 +155,7 @@ def test_compile_failure_falls_back_to_the_eager_network(monkeypatch, caplog):
     try:
         with caplog.at_level("WARNING"):
             result = model.segment(image, config)
-        eager = model.segment(image, predict.BPartISConfig(n_samples=2))
+        eager = model.segment(image, predict.BPartISConfig(n_samples=2, precision="fp32"))
     finally:
         model._inference.pop(("fp32", True), None)
     assert "torch.compile failed (InductorError: no C++ compiler found)" in caplog.text
@@ -277,3 +277,50 @@ def test_flips_follow_the_config_else_the_model_and_are_recorded():
     assert segmentation.labels.shape == (96, 96)
     assert segmentation.details["flips"] is True
     assert model.segment(image, BPartISConfig(mode="discriminative", flips=True)).details["flips"] is False
+
+
+@pytest.mark.parametrize("flips", [False, True])
+def test_samples_of_several_images_batched_together_equal_one_image_at_a_time(flips):
+    from imagedataextractor.segment.predict import mc_outputs_many
+
+    torch.manual_seed(0)
+    net = BPartISNet().for_inference()
+    xs = [torch.rand(1, 3, 32, 32).contiguous(memory_format=torch.channels_last) for _ in range(3)]
+    batched = mc_outputs_many(net, xs, 7, seeds=[4, 5, 6], batch_size=3, flips=flips)
+    for x, seed, (raw, information) in zip(xs, [4, 5, 6], batched):
+        alone_raw, alone_information = mc_outputs(net, x, 7, seed=seed, batch_size=3, flips=flips)
+        torch.testing.assert_close(raw, alone_raw, rtol=0, atol=1e-5)
+        torch.testing.assert_close(information, alone_information, rtol=0, atol=1e-5)
+        assert (raw - mc_outputs(net, x, 7, seed=seed + 1, batch_size=3, flips=flips)[0]).abs().max() > 1e-3  # the masks matter
+
+
+def test_segment_many_in_groups_equals_segment_one_by_one():
+    from imagedataextractor.segment.predict import BPartISConfig, get_bpartis, segment_bpartis_many
+
+    model = get_bpartis()
+    rng = np.random.default_rng(1)
+    images = [np.full((96, 80, 3), 40, np.uint8) for _ in range(3)]
+    for image in images:
+        for y, x in rng.integers(10, 60, size=(4, 2)):
+            image[y:y + 18, x:x + 18] = 220
+    config = BPartISConfig(n_samples=6, precision="fp32", keep_border=True)
+    grouped = list(segment_bpartis_many(images, config=config, images_per_batch=2))
+    assert len(grouped) == 3
+    for image, result in zip(images, grouped):
+        alone = model.segment(image, config)
+        assert np.array_equal(result.labels, alone.labels)
+        np.testing.assert_allclose(result.uncertainty, alone.uncertainty, rtol=0, atol=1e-5)
+        assert result.details == {**alone.details, "seconds": result.details["seconds"]}
+
+
+def test_compiled_code_is_cached_in_the_user_cache_directory_unless_told_otherwise(monkeypatch, tmp_path):
+    import os
+
+    from imagedataextractor.segment.predict import compile_cache_dir, compile_sampling
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    compile_sampling(BPartISNet().for_inference())  # torch.compile is lazy: nothing compiles here
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(compile_cache_dir())
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    compile_sampling(BPartISNet().for_inference())
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path)
