@@ -131,7 +131,7 @@ def test_method_names_are_the_ones_segment_dispatches_on():
         ({"split": "yes"}, r"^settings\.split='yes': must be True or False$"),
         ({"bpartis": {"n_samples": 0}}, r"^settings\.bpartis\.n_samples=0: must be a whole number, at least 1$"),
         ({"bpartis": {"tu": -1.0}}, r"^settings\.bpartis\.tu=-1\.0: "),
-        ({"bpartis": {"precision": "fp16"}}, r"^settings\.bpartis\.precision='fp16': choose from fp32, bf16$"),
+        ({"bpartis": {"precision": "fp16"}}, r"^settings\.bpartis\.precision='fp16': choose from auto, fp32, bf16$"),
         ({"bpartis": {"device": "tpu"}}, r"^settings\.bpartis\.device='tpu': use cpu, cuda or cuda:N$"),
         ({"measure": {"aspect_ratio": "box"}}, r"^settings\.measure\.aspect_ratio='box': choose from feret, ellipse$"),
         ({"split_config": {"min_panel_px": -1}}, r"^settings\.split_config\.min_panel_px=-1: must be >= 0$"),
