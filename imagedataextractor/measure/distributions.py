@@ -13,13 +13,15 @@ log = logging.getLogger(__name__)
 
 
 def histogram(values: np.ndarray, *, quantity: str, unit: str | None, bins: int | str | tuple[float, ...]) -> Histogram:
-    """Histogram of the finite entries of ``values``; empty edges and counts when there are none."""
+    """Histogram of the finite entries of ``values`` with their mean and standard deviation; empty
+    edges and counts when there are none."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return Histogram(quantity, unit, np.zeros(0), np.zeros(0, np.int64))
     counts, edges = np.histogram(values, bins=list(bins) if isinstance(bins, tuple) else bins)
-    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64))
+    std = float(values.std(ddof=1)) if values.size > 1 else None
+    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64), mean=float(values.mean()), std=std)
 
 
 def radial_distribution(

@@ -45,12 +45,21 @@ class Histogram:
     quantity: the particle-table column it was built from without unit suffix ("diameter",
         "aspect_ratio_feret"); unit: "nm", "px", or None for a ratio.
     bin_edges: (n + 1,) float64; counts: (n,) int64. Both empty when no particle was counted.
+    mean, std: of the counted values themselves (not of the bins), in ``unit``; std is the sample
+        standard deviation (ddof=1), None for fewer than two values; both None when empty.
     """
 
     quantity: str
     unit: str | None
     bin_edges: np.ndarray
     counts: np.ndarray
+    mean: float | None = None
+    std: float | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of values counted."""
+        return int(self.counts.sum())
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +67,9 @@ class Histogram:
             "unit": self.unit,
             "bin_edges": [float(edge) for edge in self.bin_edges],
             "counts": [int(count) for count in self.counts],
+            "n": self.n,
+            "mean": self.mean,
+            "std": self.std,
         }
 
 
