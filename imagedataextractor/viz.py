@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .measure.types import MeasureConfig
-
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -139,6 +137,13 @@ def overlay_legend(n_particles: int, scalebar: Scalebar | None, *, masked_labels
     return entries
 
 
+def _font_file() -> str:
+    """matplotlib's DejaVu Sans: it has µ, which PIL's default font lacks."""
+    from matplotlib import font_manager
+
+    return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"))
+
+
 def annotated_overlay(
     image: np.ndarray,
     labels: np.ndarray | None,
@@ -159,7 +164,7 @@ def annotated_overlay(
     picture = overlay(image, labels, particles=particles, scalebar=scalebar, blanked=blanked)
     height, width = picture.shape[:2]
     font_px = int(np.clip(width / 40, 11, 28))
-    font = ImageFont.load_default(size=font_px)
+    font = ImageFont.truetype(_font_file(), font_px)
     line = font_px + font_px // 2
     if not masks_recorded:
         masked_labels = None
@@ -222,12 +227,15 @@ def _axis_name(quantity: str, unit: str | None) -> str:
 
 
 def histogram_statistics(n: int, mean: float | None, std: float | None, unit: str | None) -> str:
-    """"n = 42, mean ± sd = 12.3 ± 4.5 nm" (sd left out below two values)."""
+    """"n = 42, mean ± sd = 12.3 ± 4.5 nm": the sd to two significant digits and the mean to the
+    same decimal place (sd left out below two values)."""
     if not n or mean is None:
         return f"n = {n}"
     unit = f" {unit}" if unit else ""
-    spread = f"{mean:.3g} ± {std:.2g}{unit}" if std is not None else f"{mean:.3g}{unit}"
-    return f"n = {n}, mean {'± sd ' * (std is not None)}= {spread}"
+    if std is None or not np.isfinite(std) or std <= 0:
+        return f"n = {n}, mean = {mean:.4g}{unit}"
+    decimals = max(0, 1 - int(np.floor(np.log10(std))))
+    return f"n = {n}, mean ± sd = {mean:.{decimals}f} ± {std:.{decimals}f}{unit}"
 
 
 def histogram_figure(
@@ -266,8 +274,13 @@ def save_histogram(path: str | Path, histogram: Histogram) -> None:
     figure.savefig(path)
 
 
-def rdf_absence_reason(n_particles: int | None, min_particles: int = MeasureConfig().rdf_min_particles) -> str:
-    """Why a panel has no g(r), from its particle count (None: unknown)."""
+def rdf_absence_reason(n_particles: int | None, min_particles: int | None = None) -> str:
+    """Why a panel has no g(r), from its particle count (None: unknown) and the least count that
+    gets one (default: :class:`~imagedataextractor.measure.MeasureConfig`'s)."""
+    if min_particles is None:
+        from .measure.types import MeasureConfig
+
+        min_particles = MeasureConfig().rdf_min_particles
     if n_particles is not None and n_particles < min_particles:
         return f"No RDF: {n_particles} particle{'s' * (n_particles != 1)}, at least {min_particles} are needed for pair statistics."
     return "No RDF: the particles are too few or too close to the edges for one shell of g(r)."

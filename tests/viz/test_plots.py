@@ -11,6 +11,7 @@ from imagedataextractor.viz import (
     LEGEND_BACKGROUND,
     annotated_overlay,
     histogram_figure,
+    histogram_statistics,
     nice_length,
     overlay_legend,
     rdf_absence_reason,
@@ -36,7 +37,7 @@ def test_histogram_has_integer_count_ticks_and_n_mean_sd():
     ticks = axes.yaxis.get_majorticklocs()
     assert len(ticks) >= 2 and np.all(ticks == np.round(ticks))
     text = _texts(figure)
-    assert "n = 6" in text and "13.9 ± 2 nm" in text and "diameter (nm)" in text
+    assert "n = 6" in text and "13.9 ± 2.0 nm" in text and "diameter (nm)" in text
 
 
 def test_aspect_ratio_histogram_from_measure_carries_the_raw_mean_and_sd():
@@ -44,10 +45,16 @@ def test_aspect_ratio_histogram_from_measure_carries_the_raw_mean_and_sd():
     labels[10:20, 10:30] = 1  # 2:1
     labels[50:70, 50:70] = 2  # 1:1
     labels[90:100, 40:70] = 3  # 3:1
-    histogram = measure(labels).aspect_ratio_histogram
-    assert histogram.n == 3 and histogram.std is not None
+    measured = measure(labels)
+    histogram, ratios = measured.aspect_ratio_histogram, measured.particles["aspect_ratio_feret"]
+    assert histogram.n == 3 and histogram.mean == pytest.approx(ratios.mean()) and histogram.std == pytest.approx(ratios.std(ddof=1))
     figure = histogram_figure(histogram.bin_edges, histogram.counts, quantity=histogram.quantity, unit=None, mean=histogram.mean, std=histogram.std)
-    assert f"n = 3, mean ± sd = {histogram.mean:.3g} ± {histogram.std:.2g}" in _texts(figure)
+    assert f"n = 3, mean ± sd = {histogram.mean:.2f} ± {histogram.std:.2f}" in _texts(figure)
+
+
+@pytest.mark.parametrize(("mean", "std", "expected"), [(2124.2, 250.0, "2124 ± 250 nm"), (1.1203, 0.047, "1.120 ± 0.047 nm"), (5.0, None, "mean = 5 nm")])
+def test_mean_is_given_to_the_precision_of_the_sd(mean, std, expected):
+    assert histogram_statistics(4, mean, std, "nm").endswith(expected)
 
 
 def test_empty_histogram_says_so_instead_of_empty_axes():
