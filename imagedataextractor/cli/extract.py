@@ -20,10 +20,9 @@ from ._options import bpartis_config, bpartis_options
 @click.option("--doi-list", "doi_list", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Text file of DOIs, one per line (# comments allowed): harvest each article, then extract its EM figures.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default="ide-out", show_default=True,
-              help="Images: one sub-folder of results per panel. Articles: holds the default database and corpus.")
+              help="Images: one sub-folder of results per panel and the review page OUT/index.html. Articles: holds the default database and corpus.")
 @click.option("--db", "db", envvar=DB_ENV, default=None,
-              help=f"Save results in this database (SQLite path or SQLAlchemy URL). Env: {DB_ENV}. "
-                   "Default: none for images, OUT/ide.sqlite for articles.")
+              help=f"Save results in this database (SQLite path or SQLAlchemy URL). Env: {DB_ENV}. Default: OUT/ide.sqlite.")
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Corpus directory that --doi-list articles are harvested into (default: OUT/corpus).")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -47,7 +46,8 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
 
     Images: writes OUT/<figure-stem>[_<panel label or index>]/ with summary.json, particles.csv,
     overlay.png, size_histogram.png and rdf.png for every measured panel (summary.json only for
-    skipped and failed ones), and prints one line per panel.
+    skipped and failed ones), stores the results in the database and writes the review page of
+    everything in it, OUT/index.html (see `ide report`), and prints one line per panel.
 
     Articles: harvests each DOI into the corpus (keys: IDE_ELSEVIER_API_KEY, IDE_SPRINGER_API_KEY;
     see `ide harvest --help`), decides from each caption (and, when the caption is not clear, from
@@ -95,7 +95,9 @@ def _check_writable(out_dir: Path) -> None:
 def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None:
     from ..errors import IDEError
     from ..pipeline import extract
+    from ..report import write_report
 
+    db = db or out_dir / "ide.sqlite"
     results = []
     for source in sources:
         results.extend(extract(source, settings, db=db))
@@ -104,9 +106,10 @@ def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None
             result.save(out_dir)
         except IDEError as exc:
             raise click.ClickException(str(exc)) from None
+    write_report(db, out_dir)
     counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
     if as_json:
-        click.echo(json.dumps({"out": str(out_dir), "db": db, "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
+        click.echo(json.dumps({"out": str(out_dir), "db": str(db), "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
     else:
         click.echo(f"{'name':<28}{'status':<9}{'particles':>10}{'nm/px':>9}{'mean d':>12}  note")
         for result in results:
@@ -116,7 +119,7 @@ def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None
             particles = "-" if row["n_particles"] is None else row["n_particles"]
             note = row["reason"] or ("no scalebar: sizes in px" if row["units"] == "px" else "")
             click.echo(f"{row['name']:<28}{row['status']:<9}{particles:>10}{scale:>9}{mean:>12}  {note}")
-        click.echo(f"{counts['done']} measured, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir}")
+        click.echo(f"{counts['done']} measured, {counts['skipped']} skipped, {counts['failed']} failed -> {out_dir / 'index.html'}")
     exit_for_batch(counts["failed"], len(results))
 
 
