@@ -46,6 +46,10 @@ _SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.75, 4
 _JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS, _JPEG_BLOCKINESS = 8, 7, 1.15
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
 _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
+#: A line breaking ``_SEAM_DOUBT`` of a region's bands is cut as a seam when it continues, within
+#: this many px, a seam found across the region it was cut from (the second seam of a grid of
+#: touching images, broken in only one row of them): unsure, the splitter cuts rather than merge.
+_SEAM_HINT_PX = 3
 #: Grey level from which a flat pixel is white paper (as in ``classify``).
 _PAPER_LEVEL = 250
 
@@ -312,7 +316,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     panels: list[tuple[Box, float]] = []
     blocky = jpeg_blocky(grey)
 
-    def cut(box: Box, confidence: float) -> None:
+    def cut(box: Box, confidence: float, hints: frozenset[tuple[int, int]] = frozenset()) -> None:
         trimmed = trim(grey, box, config)
         if trimmed is None:
             return
@@ -326,7 +330,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
         if options:
             _, _, axis, pieces = max(options)
             for start, end in pieces:
-                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence)
+                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence, hints)
             return
         region = grey[y0:y1, x0:x1]
         colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
@@ -334,17 +338,23 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
             panels.append((trimmed, confidence))
             return
         seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis] if blocky else None)]
-        strength, axis, line = max(seams, default=(0.0, 0, 0))
+        # Seams of this region in figure coordinates; one continuing a seam of the region it was
+        # cut from counts as strong.
+        placed = [(strength, axis, line, line + (y0, x0)[axis]) for strength, axis, line in seams]
+        hinted = [(_SEAM_MIN_BANDS, axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and abs(at - hint) <= _SEAM_HINT_PX for hint_axis, hint in hints)]
+        strength, axis, line, _ = max(placed + hinted, default=(0.0, 0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             panels.append((trimmed, min(confidence, 1.0 - strength)))
             return
-        seam_confidence = min(confidence, _SEAM_CONFIDENCE * strength)
+        found_strength = max(found for found, found_axis, found_line, _ in placed if (found_axis, found_line) == (axis, line))
+        seam_confidence = min(confidence, _SEAM_CONFIDENCE * found_strength)
+        hints = hints | {(other_axis, at) for other_strength, other_axis, _, at in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS}
         if axis == 0:
-            cut((x0, y0, x1, y0 + line), seam_confidence)
-            cut((x0, y0 + line, x1, y1), seam_confidence)
+            cut((x0, y0, x1, y0 + line), seam_confidence, hints)
+            cut((x0, y0 + line, x1, y1), seam_confidence, hints)
         else:
-            cut((x0, y0, x0 + line, y1), seam_confidence)
-            cut((x0 + line, y0, x1, y1), seam_confidence)
+            cut((x0, y0, x0 + line, y1), seam_confidence, hints)
+            cut((x0 + line, y0, x1, y1), seam_confidence, hints)
 
     cut((0, 0, width, height), 1.0)
     return panels or [((0, 0, width, height), 1.0)]
