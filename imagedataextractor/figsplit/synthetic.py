@@ -146,7 +146,7 @@ def _plot_panel(rng: np.random.Generator, width: int, height: int, kind: str | N
         axes.set_xlabel("Diameter (nm)")
         axes.set_ylabel("Count")
         if kind == "histogram-inset":
-            inset = axes.inset_axes([0.62, 0.55, 0.35, 0.4])
+            inset = axes.inset_axes((0.62, 0.55, 0.35, 0.4))
             wavelength = np.linspace(400, 800, 100)
             inset.plot(wavelength, np.exp(-((wavelength - rng.uniform(500, 600)) / 40) ** 2), color="C3", lw=1)
             inset.tick_params(labelsize=5)
@@ -498,7 +498,7 @@ def make_case(name: str, seed: int, *, micrographs: MicrographSource = procedura
             left, top_, right, bottom = draw.textbbox((0, 0), text, font=font)
             x, y = cell[0] - left, cell[1] - 6 - bottom
             draw.text((x, y), text, fill=(0, 0, 0), font=font)
-            outside[-1] = (x + left, y + top_, x + right, y + bottom)
+            outside[-1] = (round(x + left), round(y + top_), round(x + right), round(y + bottom))
         elif text is not None:
             _draw_label(rng, canvas, cell, text, font_name, layout.label_corner, layout.label_box is not None, layout.label_box)
     labelled_canvas = np.asarray(canvas)
