@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 
 from imagedataextractor.cli import main
 from imagedataextractor.figsplit import SplitConfig, split_figure
-from imagedataextractor.figsplit.labels import consistent_labels
+from imagedataextractor.figsplit.labels import consistent_labels, expected_labels
 from imagedataextractor.figsplit.layout import find_seams, grey_levels, reading_order
 from imagedataextractor.figsplit.synthetic import CASES, SyntheticFigure, make_case, procedural_micrograph
 
@@ -115,20 +115,19 @@ def test_a_seam_weak_in_one_row_of_a_grid_of_touching_micrographs_is_still_cut()
     assert max(confidence[truth[0]], confidence[truth[1]]) < 0.9 * 0.75
 
 
-def test_letters_follow_the_printed_sequence() -> None:
-    # Misread and duplicated letters are dropped; one gap between read letters is filled.
-    assert consistent_labels(["n", "b"]) == ["a", "b"]
-    assert consistent_labels(["a", "b", None, "d"]) == ["a", "b", "c", "d"]
-    assert consistent_labels(["a", None, None, None, "e", None, None]) == ["a", "b", "c", "d", "e", None, None]
+def test_letters_read_are_kept_and_only_expected_elsewhere() -> None:
+    # Misread and duplicated letters are dropped; nothing is added.
+    assert consistent_labels(["n", "b"]) == [None, "b"]
+    assert consistent_labels(["a", "b", None, "d"]) == ["a", "b", None, "d"]
     assert consistent_labels(["a", "b", "b"]) == ["a", None, None]
-    # Two thirds of the panels read, each at its place: the lettering is regular.
-    assert consistent_labels(["a", "b", None]) == ["a", "b", "c"]
-    assert consistent_labels(["a", "b", None, None]) == ["a", "b", None, None]
-    # Nothing is made up where nothing was read, or where two panels compete for one gap.
-    assert consistent_labels([None, None, None]) == [None, None, None]
-    assert consistent_labels(["a", None, None, "c", None, None]) == ["a", None, None, "c", None, None]
-    # Out of reading order (A B over D C): kept as read.
-    assert consistent_labels(["a", "b", "d", "c"]) == ["a", "b", "d", "c"]
+    # Where the unread panels' letters would be, to look again there (never a label by itself).
+    assert expected_labels(["a", "b", None, "d"]) == [None, None, "c", None]
+    assert expected_labels([None, None, None, "d"]) == ["a", "b", "c", None]
+    assert expected_labels(["a", None, None, None, "e", None, None]) == [None, "b", "c", "d", None, "f", "g"]
+    assert expected_labels(["a", None, None, "e", None]) == [None, None, None, None, None]
+    # Nothing is expected where nothing was read, or letters were read out of reading order (A B over D C).
+    assert expected_labels([None, None, None]) == [None, None, None]
+    assert expected_labels(["a", "b", "d", None]) == [None] * 4
 
 
 def test_reading_order_rows_then_columns() -> None:
