@@ -479,12 +479,14 @@ def expected_labels(labels: list[str | None]) -> list[str | None]:
     reading order (None for read panels, and where the letters read do not tell): every panel's
     place, when each letter read is its panel's place; otherwise the letters missing between two
     read ones go to the unread panels between them where their numbers match. Letters read out of
-    reading order (A B over D C) tell nothing. Only a guess where to look: a panel is lettered
+    reading order (A B over D C) tell nothing; where none was read, the first panel may be "a". Only a guess where to look: a panel is lettered
     with it only when the letter is read there (:func:`read_expected_label`)."""
     kept = consistent_labels(labels)
     known = [(index, label) for index, label in enumerate(kept) if label is not None]
     expected: list[str | None] = [None] * len(labels)
-    if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
+    if not known:
+        return ["a"] + expected[1:]
+    if any(first[1] >= second[1] for first, second in zip(known, known[1:])):
         return expected
     if all(ord(label) - ord("a") == index for index, label in known):
         return [chr(ord("a") + index) if label is None else None for index, label in enumerate(kept)]

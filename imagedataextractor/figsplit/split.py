@@ -130,12 +130,26 @@ def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], label
     cannot tell apart) looked at again for it; a letter is kept only where it is read."""
     if not config.read_labels or len(boxes) < 2:
         return labels
-    expected: list[set[str]] = [set() for _ in boxes]
-    for order in (list(range(len(boxes))), reading_order(boxes)):
-        for index, letter in zip(order, expected_labels([labels[index] for index in order])):
-            if letter is not None:
-                expected[index].add(letter)
     labels = list(labels)
+    looked: list[set[str]] = [set() for _ in boxes]
+    # A second round looks for the letters that the first one's finds lead to expect (all the
+    # others, after an "a" found where none had been read).
+    for _ in range(2):
+        expected: list[set[str]] = [set() for _ in boxes]
+        for order in (list(range(len(boxes))), reading_order(boxes)):
+            for index, letter in zip(order, expected_labels([labels[index] for index in order])):
+                if letter is not None and letter not in looked[index]:
+                    expected[index].add(letter)
+        if not any(expected):
+            break
+        _look_again(image, grey, boxes, labels, expected, config)
+        for index, letters in enumerate(expected):
+            looked[index] |= letters
+    return labels
+
+
+def _look_again(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], expected: list[set[str]], config: SplitConfig) -> None:
+    """Set ``labels[index]`` where one of ``expected[index]`` is read on a second look."""
     for index, letters in enumerate(expected):
         if letters:
             # The panel with its gutter lines, then without (a label box that merges with a white
@@ -145,7 +159,6 @@ def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], label
                 if reading is not None:
                     labels[index] = reading.label
                     break
-    return labels
 
 
 def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[int], list[str | None]]:

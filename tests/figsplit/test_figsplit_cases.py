@@ -125,8 +125,9 @@ def test_letters_read_are_kept_and_only_expected_elsewhere() -> None:
     assert expected_labels([None, None, None, "d"]) == ["a", "b", "c", None]
     assert expected_labels(["a", None, None, None, "e", None, None]) == [None, "b", "c", "d", None, "f", "g"]
     assert expected_labels(["a", None, None, "e", None]) == [None, None, None, None, None]
-    # Nothing is expected where nothing was read, or letters were read out of reading order (A B over D C).
-    assert expected_labels([None, None, None]) == [None, None, None]
+    # Where nothing was read, the first panel may be "a"; letters read out of reading order (A B
+    # over D C) tell nothing.
+    assert expected_labels([None, None, None]) == ["a", None, None]
     assert expected_labels(["a", "b", "d", None]) == [None] * 4
 
 
