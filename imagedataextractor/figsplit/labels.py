@@ -24,6 +24,11 @@ enough that it is not micrograph texture read as a letter (see :func:`_accepted`
 On the synthetic benchmark (``benchmarks/figsplit_benchmark.py``, 300 figures of EMPS crops) these
 rules took the share of reported labels that are right from 0.911 to 0.96 at the same label
 accuracy (BENCHMARKS.md).
+
+No letter is ever inferred. Where the letters read on a figure's other panels say which letter an
+unread panel should carry (:func:`expected_labels`), that panel's corners are read a second time,
+harder (:func:`read_expected_label`: scaled up, more thresholds, more candidates), and the panel
+gets the letter only if Tesseract, free to read any letter, reads that one.
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ _I_OR_L = frozenset("il")
 #: A glyph narrower than this share of its height is a stroke (a bracket, the stem of one of those letters).
 _STROKE_ASPECT = 0.45
 _STROKE_MIN_CONFIDENCE = 90.0
+#: Glyph groups read per polarity in each corner on the first look (a texture blob nearer the
+#: corner than the label may come first).
+_BLIND_GROUPS = 2
 
 
 @dataclass(frozen=True)
@@ -370,7 +378,7 @@ def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
     """
     grey = grey_levels(image)
     for corner in CORNERS:
-        for reading in _corner_readings(grey, corner, config, groups_per_polarity=1):
+        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_BLIND_GROUPS):
             return reading
     return None
 
@@ -513,17 +521,18 @@ _RECHECK_GROUPS = 4
 _RECHECK_CORNER_DISTANCE = 0.6
 
 
-def read_expected_label(image: np.ndarray, letters: Collection[str], *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+def read_expected_label(image: np.ndarray, letters: Collection[str], *, corners: Collection[str] = CORNERS, config: SplitConfig = SplitConfig()) -> LabelReading | None:
     """Look again, harder, in the corners of an (H, W, 3) uint8 RGB panel for one of ``letters``
     (lower case), expected there from the letters read on the other panels (one per reading order
     that they fit): the corner windows scaled up
     by ``_RECHECK_UPSCALE``, glyphs found at the window's Otsu level too and with a lower contrast.
     The panel gets a letter only when Tesseract, free to read any letter, reads exactly one of these
-    with enough confidence; so a letter is never made up where none is printed. ``bbox`` is in
+    with enough confidence; so a letter is never made up where none is printed. Only ``corners``
+    (those the figure's other labels were read in) are searched. ``bbox`` is in
     ``image`` pixels."""
     grey = grey_levels(image)
     relaxed = _Recheck(frozenset(letters))
-    for corner in CORNERS:
+    for corner in (corner for corner in CORNERS if corner in corners):
         for reading in _corner_readings(grey, corner, config, groups_per_polarity=_RECHECK_GROUPS, recheck=relaxed):
             x0, y0, x1, y1 = reading.bbox
             return LabelReading(reading.label, reading.text, reading.confidence, reading.corner, (x0 // _RECHECK_UPSCALE, y0 // _RECHECK_UPSCALE, -(-x1 // _RECHECK_UPSCALE), -(-y1 // _RECHECK_UPSCALE)))

@@ -10,8 +10,10 @@ components) are joined to a neighbour, so they stay with their panel: a label pr
 panel to the panel after it, others to the nearer one. A region is cut along the axis with the
 widest gutter and each piece is cut again. A region without gutters that is an image (not mostly
 paper or colour) is cut along its strongest seam, a straight line where two touching images meet
-(:func:`find_seams`), with a confidence under 1 for its pieces. What cannot be cut is a panel,
-trimmed of its flat margins.
+(:func:`find_seams`), with a confidence under 1 for its pieces; in those pieces a weaker line
+that continues a seam found across the region they were cut from is cut too (a grid of touching
+images whose second seam shows in one row only): unsure, the splitter cuts rather than merge two
+images. What cannot be cut is a panel, trimmed of its flat margins.
 """
 from __future__ import annotations
 
