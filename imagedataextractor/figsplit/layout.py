@@ -152,8 +152,9 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     from the gutter colour along most of its length. Flat black background inside a micrograph
     (around SEM particles) is bounded by lines of mostly that same background, so it does not cut
     the micrograph. Weak pieces (see :func:`_join_weak`) that look like a panel label (a small mark
-    at the start of the piece, where labels are printed above or left of their panel) join the
-    piece after them; other weak pieces (captions, tick labels) join the nearer neighbour.
+    at the start of the piece, where labels are printed above or left of their panel) or are a
+    column of text (a plot's tick labels and axis title, left of it) join the piece after them;
+    other weak pieces (captions, x tick labels) join the nearer neighbour.
     """
     x0, y0, x1, y1 = box
     region = grey[y0:y1, x0:x1]
@@ -175,8 +176,10 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
         return joined
     # A piece's background is the colour of the gutter before it (after it, for the first piece).
     backgrounds = [colours[0]] + colours
-    weak = [end - start < min_length or _is_text(lines[start:end], colour, min_length) for (start, end), colour in zip(joined, backgrounds)]
-    leading = [is_weak and _is_leading_label(lines[start:end], colour) for (start, end), colour, is_weak in zip(joined, backgrounds, weak)]
+    text = [_is_text(lines[start:end], colour, min_length) for (start, end), colour in zip(joined, backgrounds)]
+    weak = [end - start < min_length or is_text for (start, end), is_text in zip(joined, text)]
+    # A column of text left of a panel (a plot's tick labels and axis title, its label) is that panel's.
+    leading = [is_weak and ((axis == 1 and is_text) or _is_leading_label(lines[start:end], colour)) for (start, end), colour, is_weak, is_text in zip(joined, backgrounds, weak, text)]
     return _join_weak(joined, weak, leading)
 
 

@@ -159,3 +159,19 @@ def test_stroke_letters_i_and_l_are_read_in_a_large_grid() -> None:
     # A "j" whose hook merges with the micrograph below the box is still missed (never misread).
     assert found[9] in (None, "j")
     assert found[:9] + found[10:] == list(letters[:9] + letters[10:])
+
+
+def test_tick_labels_left_of_a_plot_stay_with_it_even_when_nearer_the_panel_before() -> None:
+    rng = np.random.default_rng(4)
+    canvas = Image.new("RGB", (470, 220), (255, 255, 255))
+    canvas.paste(Image.fromarray(procedural_micrograph(rng, 200, 200)), (0, 10))
+    draw = ImageDraw.Draw(canvas)
+    small = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 12)
+    # The plot's tick labels, 10 px from the micrograph and 16 px from the plot's frame.
+    for y, text in ((20, "10"), (110, "5"), (195, "0")):
+        draw.text((210, y), text, fill=(0, 0, 0), font=small)
+    draw.rectangle([242, 10, 460, 209], outline=(0, 0, 0), width=2)
+    draw.line([(260, 190), (440, 40)], fill=(0, 0, 0), width=2)
+    panels = split_figure(np.asarray(canvas), config=SplitConfig(read_labels=False))
+    assert [panel.bbox[0] for panel in panels] == [0, 210]
+    assert panels[0].bbox[2] == 200
