@@ -24,12 +24,17 @@ enough that it is not micrograph texture read as a letter (see :func:`_accepted`
 On the synthetic benchmark (``benchmarks/figsplit_benchmark.py``, 300 figures of EMPS crops) these
 rules took the share of reported labels that are right from 0.911 to 0.96 at the same label
 accuracy (BENCHMARKS.md).
+
+No letter is ever inferred. Where the letters read on a figure's other panels say which letter an
+unread panel should carry (:func:`expected_labels`), that panel's corners are read a second time,
+harder (:func:`read_expected_label`: scaled up, more thresholds, more candidates), and the panel
+gets the letter only if Tesseract, free to read any letter, reads that one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +70,14 @@ _UNIFORM_CNR = 3.0
 _CLUTTERED_MIN_CONFIDENCE = 80.0
 #: Letters (lower case) that a lone stroke reads as, and the confidence they need on a uniform patch.
 _STROKE_LETTERS = frozenset("ijl")
+#: Letters that a single stroke reads as, either of which may be printed.
+_I_OR_L = frozenset("il")
+#: A glyph narrower than this share of its height is a stroke (a bracket, the stem of one of those letters).
+_STROKE_ASPECT = 0.45
 _STROKE_MIN_CONFIDENCE = 90.0
+#: Glyph groups read per polarity in each corner on the first look (a texture blob nearer the
+#: corner than the label may come first).
+_BLIND_GROUPS = 2
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,13 @@ class LabelReading:
     confidence: float
     corner: str
     bbox: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Recheck:
+    """A second look for ``letters`` (lower case), one of which is expected on a panel (see :func:`read_expected_label`)."""
+
+    letters: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -105,10 +124,13 @@ def _is_box(local: np.ndarray) -> bool:
     return all(side.mean() >= 0.9 for side in (local[0], local[-1], local[:, 0], local[:, -1]))
 
 
-def _glyphs(window: np.ndarray, corner_xy: tuple[int, int], dark_text: bool) -> tuple[np.ndarray, list[_Glyph]]:
-    """The component map of the thresholded window, and its components that look like glyphs."""
+def _glyphs(window: np.ndarray, corner_xy: tuple[int, int], dark_text: bool, level: float | None = None, min_contrast: float = _MIN_CONTRAST) -> tuple[np.ndarray, list[_Glyph]]:
+    """The component map of the window thresholded at ``level`` (by default ``_DARK_TEXT`` or
+    ``_LIGHT_TEXT``), and its components that look like glyphs."""
     window_h, window_w = window.shape
-    mask = window < _DARK_TEXT if dark_text else window > _LIGHT_TEXT
+    if level is None:
+        level = _DARK_TEXT if dark_text else _LIGHT_TEXT
+    mask = window < level if dark_text else window > level
     components, _ = ndi.label(mask, structure=np.ones((3, 3)))
     glyphs = []
     for index, (rows, cols) in enumerate(ndi.find_objects(components), start=1):
@@ -124,14 +146,15 @@ def _glyphs(window: np.ndarray, corner_xy: tuple[int, int], dark_text: bool) -> 
         nearest_x, nearest_y = np.clip(corner_xy[0], cols.start, cols.stop), np.clip(corner_xy[1], rows.start, rows.stop)
         distance = float(np.hypot(nearest_x - corner_xy[0], nearest_y - corner_xy[1]))
         local = components[rows, cols] == index
-        if not 0.1 <= local.mean() <= 0.85 or _is_box(local):
+        # Solid blobs are no glyphs, but solid strokes are (the stem of an "i", "j" or "l").
+        if not (0.1 <= local.mean() <= 0.85 or width < _STROKE_ASPECT * height) or _is_box(local):
             continue
         glyph_mask = components == index
         ring = ndi.binary_dilation(glyph_mask, iterations=2) & ~mask
         if not ring.any():
             continue
         contrast = window[ring].mean() - window[glyph_mask].mean()
-        if (contrast if dark_text else -contrast) < _MIN_CONTRAST:
+        if (contrast if dark_text else -contrast) < min_contrast:
             continue
         glyphs.append(_Glyph(index, box, distance))
     return components, glyphs
@@ -168,19 +191,31 @@ def _label_group(glyphs: list[_Glyph], max_distance: float) -> list[_Glyph]:
     return sorted(group, key=lambda glyph: glyph.box[0])
 
 
-def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
-    """The group less a bracket at either end: a thin glyph at least as tall as the rest (the stem
-    of a "b" broken off its bowl is thin too, but shorter than a bracket)."""
+def _is_bracket(glyph: _Glyph, group: list[_Glyph]) -> bool:
+    """A thin glyph at least as tall as the rest of its group (the stem of a "b" broken off its bowl
+    is thin too, but shorter than a bracket)."""
     top, bottom = _union(group)[1], _union(group)[3]
+    width, height = glyph.box[2] - glyph.box[0], glyph.box[3] - glyph.box[1]
+    return width < _STROKE_ASPECT * height and height >= 0.9 * (bottom - top)
 
-    def bracket(glyph: _Glyph) -> bool:
-        width, height = glyph.box[2] - glyph.box[0], glyph.box[3] - glyph.box[1]
-        return width < 0.45 * height and height >= 0.9 * (bottom - top)
 
+def _leading_label(group: list[_Glyph]) -> list[_Glyph]:
+    """The first letter of a group with its brackets (an opening one before it, a closing one after
+    it): a label printed next to a plot's tick labels or axis title, which the group joins ("a) 1.0")."""
+    lead = group[:1]
+    if _is_bracket(group[0], group) and len(group) > 1:
+        lead = group[:2]
+    if len(group) > len(lead) and _is_bracket(group[len(lead)], group):
+        lead = group[: len(lead) + 1]
+    return lead
+
+
+def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
+    """The group less a bracket at either end (see :func:`_is_bracket`)."""
     inner = list(group)
-    if len(inner) > 1 and bracket(inner[0]):
+    if len(inner) > 1 and _is_bracket(inner[0], group):
         inner.pop(0)
-    if len(inner) > 1 and bracket(inner[-1]):
+    if len(inner) > 1 and _is_bracket(inner[-1], group):
         inner.pop()
     return inner
 
@@ -188,16 +223,28 @@ def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
 def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool) -> np.ndarray:
     """The glyphs black on white, scaled to the OCR height. Their region is binarised with Otsu's
     threshold (which recovers thin strokes that the fixed glyph threshold broke) and only the ink
-    touching the glyphs is kept (not texture or other marks in the region)."""
+    touching the glyphs is kept (not texture or other marks in the region); above a lone stroke, so
+    is a mark within its width up to a glyph height above it (the dot of an "i" or "j")."""
     x0, y0, x1, y1 = _union(glyphs)
     pad = max(2, (y1 - y0) // 4)
-    rows, cols = slice(max(0, y0 - pad), y1 + pad), slice(max(0, x0 - pad), x1 + pad)
+    stroke = len(glyphs) == 1 and x1 - x0 < _STROKE_ASPECT * (y1 - y0)
+    top = max(0, y0 - (y1 - y0 if stroke else pad))
+    rows, cols = slice(top, y1 + pad), slice(max(0, x0 - pad), x1 + pad)
     region = window[rows, cols] if dark_text else 255 - window[rows, cols]
     glyph_pixels = np.isin(components[rows, cols], [glyph.component for glyph in glyphs])
     ink = (region < threshold_otsu(region) if np.ptp(region) > 0 else np.zeros(region.shape, bool)) | glyph_pixels
     ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
-    touching = np.unique(ink_components[glyph_pixels])
-    binary = np.where(np.isin(ink_components, touching), 0, 255).astype(np.uint8)
+    kept = set(np.unique(ink_components[glyph_pixels]).tolist())
+    if stroke:
+        left, right = x0 - cols.start, x1 - cols.start
+        for index, (mark_rows, mark_cols) in enumerate(ndi.find_objects(ink_components), start=1):
+            if mark_cols.start >= left - 1 and mark_cols.stop <= right + 1 and mark_rows.stop <= y0 - top:
+                kept.add(index)
+    binary = np.where(np.isin(ink_components, list(kept)), 0, 255).astype(np.uint8)
+    if stroke:
+        # The patch is scaled by the stroke's height, the dot above it included.
+        ys = np.flatnonzero((binary == 0).any(axis=1))
+        y0 = y1 - (int(ys[-1]) - int(ys[0]) + 1) if ys.size else y0
     scale = _OCR_HEIGHT / (y1 - y0)
     size = (max(1, round(binary.shape[1] * scale)), max(1, round(binary.shape[0] * scale)))
     image = Image.fromarray(binary).resize(size, Image.Resampling.LANCZOS)
@@ -227,20 +274,49 @@ def _accepted(letter: str, confidence: float, contrast_to_noise: float, config: 
     return confidence >= config.label_min_confidence and (uniform or confidence >= _CLUTTERED_MIN_CONFIDENCE)
 
 
+def _recheck_accepted(letter: str, confidence: float, contrast_to_noise: float, recheck: _Recheck, config: SplitConfig) -> bool:
+    """Whether a reading on a second look is the expected letter, with enough confidence."""
+    uniform = contrast_to_noise >= _UNIFORM_CNR
+    if letter not in recheck.letters or confidence < config.label_min_confidence:
+        return False
+    if letter in _STROKE_LETTERS:
+        return uniform and confidence >= _RECHECK_STROKE_CONFIDENCE
+    return uniform or confidence >= _RECHECK_CLUTTERED_CONFIDENCE
+
+
 def _read_group(
-    window: np.ndarray, components: np.ndarray, group: list[_Glyph], dark_text: bool, corner: str, origin: tuple[int, int], config: SplitConfig
+    window: np.ndarray,
+    components: np.ndarray,
+    group: list[_Glyph],
+    dark_text: bool,
+    corner: str,
+    origin: tuple[int, int],
+    config: SplitConfig,
+    recheck: _Recheck | None = None,
 ) -> LabelReading | None:
     """The group read as one line (psm 7, which gives bracketed letters far steadier confidences
-    than psm 8), or failing that its letter alone as one character (psm 10)."""
+    than psm 8), or failing that its letter alone as one character (psm 10), or failing that, in a
+    left corner (a group joined to a plot's tick labels or title), its first letter with its
+    brackets (not in right corners, where the group is more likely a scale bar's text); on a
+    ``recheck``, accepted only as the expected letter."""
     attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10)]
+    lead = _leading_label(group)
+    if corner.endswith("left") and len(lead) < len(group):
+        attempts.append((lead, LETTERS + "()", 7))
     contrast_to_noise = _contrast_to_noise(window, components, group)
     for glyphs, whitelist, psm in attempts:
         result = read_text(_patch(window, components, glyphs, dark_text), whitelist=whitelist, psm=psm)
         match = _LABEL.match(result.text.replace(" ", ""))
-        if match and _accepted(match.group(1).lower(), result.confidence, contrast_to_noise, config):
+        if not match:
+            continue
+        letter = match.group(1).lower()
+        if recheck is not None and letter in _I_OR_L and letter not in recheck.letters:
+            # A capital I and a lower-case l are one stroke in sans-serif fonts.
+            letter = next(iter(_I_OR_L - {letter}))
+        if _accepted(letter, result.confidence, contrast_to_noise, config) if recheck is None else _recheck_accepted(letter, result.confidence, contrast_to_noise, recheck, config):
             x0, y0, x1, y1 = _union(group)
             bbox = (x0 + origin[0], y0 + origin[1], x1 + origin[0], y1 + origin[1])
-            return LabelReading(match.group(1).lower(), result.text, result.confidence, corner, bbox)
+            return LabelReading(letter, result.text, result.confidence, corner, bbox)
     return None
 
 
@@ -249,29 +325,46 @@ def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) 
 
 
 def _corner_readings(
-    grey: np.ndarray, corner: str, config: SplitConfig, groups_per_polarity: int, window_size: tuple[int, int] = _LABEL_WINDOW
+    grey: np.ndarray, corner: str, config: SplitConfig, groups_per_polarity: int, window_size: tuple[int, int] = _LABEL_WINDOW, recheck: _Recheck | None = None
 ) -> Iterator[LabelReading]:
     """Accepted readings in one corner, best candidate first. For each polarity the glyph group
     nearest the corner is a candidate, then (up to ``groups_per_polarity``) the nearest group of the
     glyphs left over. When one group lies inside another, it is the insides of letters (the hole of
     a white "d" is a dark glyph) or a letter inside a box, and the outer group is read first;
-    otherwise the group nearer the corner is."""
+    otherwise the group nearer the corner is. On a ``recheck`` the window is scaled up by
+    ``_RECHECK_UPSCALE`` (readings' boxes are in its pixels), searched up to
+    ``_RECHECK_CORNER_DISTANCE`` from the corner, and also thresholded nearer black and
+    white (``_RECHECK_DARK_TEXT``, ``_RECHECK_LIGHT_TEXT``: a black letter on a dark micrograph) and
+    at its Otsu level, with ``_RECHECK_MIN_CONTRAST``."""
     window, corner_xy, origin = _corner_window(grey, corner, window_size)
-    max_distance = _MAX_CORNER_DISTANCE * min(window.shape)
+    levels: dict[bool, list[float | None]] = {True: [None], False: [None]}
+    min_contrast: float = _MIN_CONTRAST
+    if recheck is not None:
+        height, width = window.shape
+        window = np.asarray(Image.fromarray(window).resize((width * _RECHECK_UPSCALE, height * _RECHECK_UPSCALE), Image.Resampling.BICUBIC))
+        corner_xy = (corner_xy[0] * _RECHECK_UPSCALE, corner_xy[1] * _RECHECK_UPSCALE)
+        origin = (origin[0] * _RECHECK_UPSCALE, origin[1] * _RECHECK_UPSCALE)
+        levels = {True: [None, _RECHECK_DARK_TEXT], False: [None, _RECHECK_LIGHT_TEXT]}
+        if np.ptp(window) > 0:
+            for polarity in levels:
+                levels[polarity].append(float(threshold_otsu(window)))
+        min_contrast = _RECHECK_MIN_CONTRAST
+    max_distance = (_MAX_CORNER_DISTANCE if recheck is None else _RECHECK_CORNER_DISTANCE) * min(window.shape)
     candidates = []
     for dark_text in (True, False):
-        components, glyphs = _glyphs(window, corner_xy, dark_text)
-        for _ in range(groups_per_polarity):
-            group = _label_group(glyphs, max_distance) if glyphs else []
-            if not group:
-                break
-            candidates.append((min(glyph.corner_distance for glyph in group), dark_text, components, group))
-            glyphs = [glyph for glyph in glyphs if glyph not in group]
+        for level in levels[dark_text]:
+            components, glyphs = _glyphs(window, corner_xy, dark_text, level, min_contrast)
+            for _ in range(groups_per_polarity):
+                group = _label_group(glyphs, max_distance) if glyphs else []
+                if not group:
+                    break
+                candidates.append((min(glyph.corner_distance for glyph in group), dark_text, components, group))
+                glyphs = [glyph for glyph in glyphs if glyph not in group]
     candidates.sort(key=lambda entry: entry[0])
     if len(candidates) >= 2 and _inside(_union(candidates[0][3]), _union(candidates[1][3])):
         candidates[0], candidates[1] = candidates[1], candidates[0]
     for _, dark_text, components, group in candidates:
-        reading = _read_group(window, components, group, dark_text, corner, origin, config)
+        reading = _read_group(window, components, group, dark_text, corner, origin, config, recheck)
         if reading is not None:
             yield reading
 
@@ -285,7 +378,7 @@ def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
     """
     grey = grey_levels(image)
     for corner in CORNERS:
-        for reading in _corner_readings(grey, corner, config, groups_per_polarity=1):
+        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_BLIND_GROUPS):
             return reading
     return None
 
@@ -380,38 +473,67 @@ def _backdrop(grey: np.ndarray, bbox: tuple[int, int, int, int]) -> tuple[int, i
     return x0, y0, x1, y1
 
 
-#: Share of a figure's panels that must be read, each at its place, to letter all by their place:
-#: for panels of similar sizes (a grid) and for others (fragments such as legends may be among them).
-_REGULAR_SHARE, _IRREGULAR_SHARE = 0.5, 2 / 3
-
-
-def consistent_labels(labels: list[str | None], *, regular: bool = False) -> list[str | None]:
+def consistent_labels(labels: list[str | None]) -> list[str | None]:
     """Panel letters (lower case, None where none was read) of a figure's panels in reading order,
-    made consistent with the lettering a, b, c, ... that figures print.
-
-    A letter read twice, or beyond the number of panels, is a misreading (texture, a word, or a
-    letter read as another) and is dropped. If the letters left rise in reading order, the printed
-    lettering is sequential; then the letters missing between two read ones (or before the first)
-    go to the unread panels between them, in order, where their numbers match and either two
-    letters were read in the figure or a dropped misreading shows that a glyph is printed on each
-    of those panels. If at least two thirds of the panels (half, when the panels are ``regular``:
-    of similar sizes, a grid) were read and each read letter is its panel's place in the order
-    (a first, b second, ...), every panel is lettered by its place. Figures lettered out of
-    reading order (A B over D C) keep only the letters read.
+    less those that cannot be printed there: a letter read twice, or beyond the number of panels,
+    is a misreading (texture, a word, or a letter read as another) and is dropped. Nothing is added.
     """
     counts = {letter: labels.count(letter) for letter in set(labels) if letter is not None}
-    kept = [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
+    return [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
+
+
+def expected_labels(labels: list[str | None]) -> list[str | None]:
+    """The letter each unread panel would carry if the figure is lettered a, b, c, ... in this
+    reading order (None for read panels, and where the letters read do not tell): every panel's
+    place, when each letter read is its panel's place; otherwise the letters missing between two
+    read ones go to the unread panels between them where their numbers match. Letters read out of
+    reading order (A B over D C) tell nothing; where none was read, the first panel may be "a". Only a guess where to look: a panel is lettered
+    with it only when the letter is read there (:func:`read_expected_label`)."""
+    kept = consistent_labels(labels)
     known = [(index, label) for index, label in enumerate(kept) if label is not None]
-    if not known or any(first[1] >= second[1] for first, second in zip(known, known[1:])):
-        return kept
-    share = _REGULAR_SHARE if regular else _IRREGULAR_SHARE
-    if len(known) >= share * len(labels) and all(ord(label) - ord("a") == index for index, label in known):
-        return [chr(ord("a") + index) for index in range(len(labels))]
+    expected: list[str | None] = [None] * len(labels)
+    if not known:
+        return ["a"] + expected[1:]
+    if any(first[1] >= second[1] for first, second in zip(known, known[1:])):
+        return expected
+    if all(ord(label) - ord("a") == index for index, label in known):
+        return [chr(ord("a") + index) if label is None else None for index, label in enumerate(kept)]
     bounds = [(-1, chr(ord("a") - 1))] + known
     for (start, low), (end, high) in zip(bounds, bounds[1:]):
         unread = [index for index in range(start + 1, end) if kept[index] is None]
-        evidence = len(known) >= 2 or all(labels[index] is not None for index in unread)
-        if unread and ord(high) - ord(low) - 1 == len(unread) and evidence:
+        if unread and ord(high) - ord(low) - 1 == len(unread):
             for offset, index in enumerate(unread, start=1):
-                kept[index] = chr(ord(low) + offset)
-    return kept
+                expected[index] = chr(ord(low) + offset)
+    return expected
+
+
+#: Looking again for an expected letter (:func:`read_expected_label`): corner windows are scaled up
+#: this many times (glyphs of downscaled figures are 5-10 px tall), glyphs are found at each
+#: window's Otsu level as well as at the fixed levels, with this smallest contrast, and a reading
+#: of the expected letter needs this confidence on texture, and on a uniform patch for i, j, l.
+_RECHECK_UPSCALE, _RECHECK_MIN_CONTRAST, _RECHECK_CLUTTERED_CONFIDENCE, _RECHECK_STROKE_CONFIDENCE = 2, 35, 60.0, 60.0
+_RECHECK_DARK_TEXT, _RECHECK_LIGHT_TEXT = 40, 215
+#: Glyph groups read per polarity and level on a second look (texture blobs nearer the corner than
+#: the label come first).
+_RECHECK_GROUPS = 4
+#: Farthest the expected letter may be from the corner, as a fraction of the window's shorter side
+#: (a letter in a box inset from the corner of a small panel).
+_RECHECK_CORNER_DISTANCE = 0.6
+
+
+def read_expected_label(image: np.ndarray, letters: Collection[str], *, corners: Collection[str] = CORNERS, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+    """Look again, harder, in the corners of an (H, W, 3) uint8 RGB panel for one of ``letters``
+    (lower case), expected there from the letters read on the other panels (one per reading order
+    that they fit): the corner windows scaled up
+    by ``_RECHECK_UPSCALE``, glyphs found at the window's Otsu level too and with a lower contrast.
+    The panel gets a letter only when Tesseract, free to read any letter, reads exactly one of these
+    with enough confidence; so a letter is never made up where none is printed. Only ``corners``
+    (those the figure's other labels were read in) are searched. ``bbox`` is in
+    ``image`` pixels."""
+    grey = grey_levels(image)
+    relaxed = _Recheck(frozenset(letters))
+    for corner in (corner for corner in CORNERS if corner in corners):
+        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_RECHECK_GROUPS, recheck=relaxed):
+            x0, y0, x1, y1 = reading.bbox
+            return LabelReading(reading.label, reading.text, reading.confidence, reading.corner, (x0 // _RECHECK_UPSCALE, y0 // _RECHECK_UPSCALE, -(-x1 // _RECHECK_UPSCALE), -(-y1 // _RECHECK_UPSCALE)))
+    return None

@@ -10,8 +10,10 @@ components) are joined to a neighbour, so they stay with their panel: a label pr
 panel to the panel after it, others to the nearer one. A region is cut along the axis with the
 widest gutter and each piece is cut again. A region without gutters that is an image (not mostly
 paper or colour) is cut along its strongest seam, a straight line where two touching images meet
-(:func:`find_seams`), with a confidence under 1 for its pieces. What cannot be cut is a panel,
-trimmed of its flat margins.
+(:func:`find_seams`), with a confidence under 1 for its pieces; in those pieces a weaker line
+that continues a seam found across the region they were cut from is cut too (a grid of touching
+images whose second seam shows in one row only): unsure, the splitter cuts rather than merge two
+images. What cannot be cut is a panel, trimmed of its flat margins.
 """
 from __future__ import annotations
 
@@ -46,6 +48,10 @@ _SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.75, 4
 _JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS, _JPEG_BLOCKINESS = 8, 7, 1.15
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
 _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
+#: A line breaking ``_SEAM_DOUBT`` of a region's bands is cut as a seam when it continues, within
+#: this many px, a seam found across the region it was cut from (the second seam of a grid of
+#: touching images, broken in only one row of them): unsure, the splitter cuts rather than merge.
+_SEAM_HINT_PX = 3
 #: Grey level from which a flat pixel is white paper (as in ``classify``).
 _PAPER_LEVEL = 250
 
@@ -146,8 +152,9 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     from the gutter colour along most of its length. Flat black background inside a micrograph
     (around SEM particles) is bounded by lines of mostly that same background, so it does not cut
     the micrograph. Weak pieces (see :func:`_join_weak`) that look like a panel label (a small mark
-    at the start of the piece, where labels are printed above or left of their panel) join the
-    piece after them; other weak pieces (captions, tick labels) join the nearer neighbour.
+    at the start of the piece, where labels are printed above or left of their panel) or are a
+    column of text (a plot's tick labels and axis title, left of it) join the piece after them;
+    other weak pieces (captions, x tick labels) join the nearer neighbour.
     """
     x0, y0, x1, y1 = box
     region = grey[y0:y1, x0:x1]
@@ -169,8 +176,10 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
         return joined
     # A piece's background is the colour of the gutter before it (after it, for the first piece).
     backgrounds = [colours[0]] + colours
-    weak = [end - start < min_length or _is_text(lines[start:end], colour, min_length) for (start, end), colour in zip(joined, backgrounds)]
-    leading = [is_weak and _is_leading_label(lines[start:end], colour) for (start, end), colour, is_weak in zip(joined, backgrounds, weak)]
+    text = [_is_text(lines[start:end], colour, min_length) for (start, end), colour in zip(joined, backgrounds)]
+    weak = [end - start < min_length or is_text for (start, end), is_text in zip(joined, text)]
+    # A column of text left of a panel (a plot's tick labels and axis title, its label) is that panel's.
+    leading = [is_weak and ((axis == 1 and is_text) or _is_leading_label(lines[start:end], colour)) for (start, end), colour, is_weak, is_text in zip(joined, backgrounds, weak, text)]
     return _join_weak(joined, weak, leading)
 
 
@@ -312,7 +321,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     panels: list[tuple[Box, float]] = []
     blocky = jpeg_blocky(grey)
 
-    def cut(box: Box, confidence: float) -> None:
+    def cut(box: Box, confidence: float, hints: frozenset[tuple[int, int]] = frozenset()) -> None:
         trimmed = trim(grey, box, config)
         if trimmed is None:
             return
@@ -326,7 +335,7 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
         if options:
             _, _, axis, pieces = max(options)
             for start, end in pieces:
-                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence)
+                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence, hints)
             return
         region = grey[y0:y1, x0:x1]
         colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
@@ -334,17 +343,23 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
             panels.append((trimmed, confidence))
             return
         seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis] if blocky else None)]
-        strength, axis, line = max(seams, default=(0.0, 0, 0))
+        # Seams of this region in figure coordinates; one continuing a seam of the region it was
+        # cut from counts as strong.
+        placed = [(strength, axis, line, line + (y0, x0)[axis]) for strength, axis, line in seams]
+        hinted = [(_SEAM_MIN_BANDS, axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and abs(at - hint) <= _SEAM_HINT_PX for hint_axis, hint in hints)]
+        strength, axis, line, _ = max(placed + hinted, default=(0.0, 0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             panels.append((trimmed, min(confidence, 1.0 - strength)))
             return
-        seam_confidence = min(confidence, _SEAM_CONFIDENCE * strength)
+        found_strength = max(found for found, found_axis, found_line, _ in placed if (found_axis, found_line) == (axis, line))
+        seam_confidence = min(confidence, _SEAM_CONFIDENCE * found_strength)
+        hints = hints | {(other_axis, at) for other_strength, other_axis, _, at in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS}
         if axis == 0:
-            cut((x0, y0, x1, y0 + line), seam_confidence)
-            cut((x0, y0 + line, x1, y1), seam_confidence)
+            cut((x0, y0, x1, y0 + line), seam_confidence, hints)
+            cut((x0, y0 + line, x1, y1), seam_confidence, hints)
         else:
-            cut((x0, y0, x0 + line, y1), seam_confidence)
-            cut((x0 + line, y0, x1, y1), seam_confidence)
+            cut((x0, y0, x0 + line, y1), seam_confidence, hints)
+            cut((x0 + line, y0, x1, y1), seam_confidence, hints)
 
     cut((0, 0, width, height), 1.0)
     return panels or [((0, 0, width, height), 1.0)]

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..imageio import as_rgb
 from .classify import COLOURED_PIXEL_SPREAD, classify_panel
-from .labels import consistent_labels, read_panel_label
+from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label
 from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
@@ -29,8 +29,6 @@ MIN_FIGURE_SIDE, MAX_LAYOUT_SIDE = 64, 1600
 #: Fragments (see :func:`_absorb_fragments`): largest area, as a share of the median lettered
 #: panel; the share of another panel's area a joined box may cover; the confidence of a joined box.
 _FRAGMENT_AREA, _FRAGMENT_OVERLAP, _FRAGMENT_CONFIDENCE = 0.35, 0.05, 0.8
-#: Panels are of similar sizes (a grid, for lettering) when each area is within this factor of the mean.
-_REGULAR_AREA_RATIO = 1.5
 
 
 def _label_box(grey: np.ndarray, box: Box, config: SplitConfig) -> Box:
@@ -97,8 +95,12 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
         grey = grey_levels(image)
         found = [(_scaled(box, 1 / scale, (width, height)), confidence) for box, confidence in found]
     kinds = [classify_panel(_crop(image, box), config=config) for box, _ in found]
-    labels = [_read_label(image, grey, box, config) for box, _ in found]
+    readings = [_read_label(image, grey, box, config) for box, _ in found]
+    labels = [reading.label if reading else None for reading in readings]
+    # Figures print their labels in one corner: the second look searches the corners labels were read in.
+    corners = tuple(corner for corner in CORNERS if any(reading and reading.corner == corner for reading in readings)) or CORNERS
     found, kinds, labels = _absorb_fragments(image, found, kinds, labels, config)
+    labels = _recheck_labels(image, grey, [box for box, _ in found], labels, corners, config)
     order, labels = _lettering_order([box for box, _ in found], labels)
     panels = [Panel(found[index][0], labels[index], *kinds[index], _crop(image, found[index][0]), confidence=round(found[index][1], 3)) for index in order]
     log.debug("figure %dx%d: %d panels", width, height, len(panels))
@@ -117,31 +119,65 @@ def _scaled(box: Box, factor: float, size: tuple[int, int]) -> Box:
     return (int(x0 * factor), int(y0 * factor), min(size[0], int(np.ceil(x1 * factor))), min(size[1], int(np.ceil(y1 * factor))))
 
 
-def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConfig) -> str | None:
+def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConfig) -> LabelReading | None:
     if not config.read_labels:
         return None
     lx0, ly0, lx1, ly1 = _label_box(grey, box, config)
-    reading = read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
-    return reading.label if reading else None
+    return read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
+
+
+def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], corners: tuple[str, ...], config: SplitConfig) -> list[str | None]:
+    """``labels`` (by panel) with each unread panel that the letters read say should carry a letter
+    (see :func:`expected_labels`; in the cut hierarchy's order or in rows, which one letter read
+    cannot tell apart) looked at again for it in ``corners``; a letter is kept only where it is read."""
+    if not config.read_labels or len(boxes) < 2:
+        return labels
+    labels = list(labels)
+    looked: list[set[str]] = [set() for _ in boxes]
+    # A second round looks for the letters that the first one's finds lead to expect (all the
+    # others, after an "a" found where none had been read).
+    for _ in range(2):
+        expected: list[set[str]] = [set() for _ in boxes]
+        for order in (list(range(len(boxes))), reading_order(boxes)):
+            for index, letter in zip(order, expected_labels([labels[index] for index in order])):
+                if letter is not None and letter not in looked[index]:
+                    expected[index].add(letter)
+        if not any(expected):
+            break
+        _look_again(image, grey, boxes, labels, expected, corners, config)
+        for index, letters in enumerate(expected):
+            looked[index] |= letters
+    return labels
+
+
+def _look_again(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], expected: list[set[str]], corners: tuple[str, ...], config: SplitConfig) -> None:
+    """Set ``labels[index]`` where one of ``expected[index]`` is read on a second look."""
+    for index, letters in enumerate(expected):
+        if letters:
+            # The panel with its gutter lines, then without (a label box that merges with a white
+            # gutter is no glyph's surround).
+            for x0, y0, x1, y1 in dict.fromkeys([_label_box(grey, boxes[index], config), boxes[index]]):
+                reading = read_expected_label(image[y0:y1, x0:x1], letters, corners=corners, config=config)
+                if reading is not None:
+                    labels[index] = reading.label
+                    break
 
 
 def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[int], list[str | None]]:
     """The order of the panels (the cut hierarchy, as found, or rows then columns, whichever the
     letters read rise in; rows when neither) and their letters made consistent in that order
-    (regular when every panel's area is within ``_REGULAR_AREA_RATIO`` of the mean)."""
+    (misreadings dropped, see :func:`consistent_labels`)."""
     if len(boxes) < 2:
         return list(range(len(boxes))), labels
     candidates = [list(range(len(boxes))), reading_order(boxes)]
-    areas = np.array([_area(box) for box in boxes], float)
-    regular = bool(np.all((areas >= areas.mean() / _REGULAR_AREA_RATIO) & (areas <= areas.mean() * _REGULAR_AREA_RATIO)))
     for order in candidates:
-        ordered = consistent_labels([labels[index] for index in order], regular=regular)
+        ordered = consistent_labels([labels[index] for index in order])
         letters = [label for label in ordered if label is not None]
         if letters and letters == sorted(letters):
             break
     else:
         order = candidates[1]
-        ordered = consistent_labels([labels[index] for index in order], regular=regular)
+        ordered = consistent_labels([labels[index] for index in order])
     by_panel: list[str | None] = [None] * len(boxes)
     for index, label in zip(order, ordered):
         by_panel[index] = label

@@ -127,3 +127,51 @@ def test_cli_text_output(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["split", str(path), "--no-labels"])
     assert result.exit_code == 0, result.output
     assert "bbox (0, 0, 150, 120)" in result.output and "micrograph" in result.output
+
+
+def test_a_letter_that_is_not_printed_is_never_reported() -> None:
+    # a, b and d printed; the third panel carries none: it stays unlettered (it used to be filled in).
+    figure, _ = grid_figure(255, 12, ["a", "b", "", "d"], label_box=True)
+    assert [panel.label for panel in split_figure(figure)] == ["a", "b", None, "d"]
+
+
+def test_small_letters_of_a_downscaled_figure_are_found_on_a_second_look() -> None:
+    figure, boxes = grid_figure(255, 12, ["a", "b", "c", "d"], label_box=True)
+    small = np.asarray(Image.fromarray(figure).resize((figure.shape[1] * 2 // 5, figure.shape[0] * 2 // 5), Image.Resampling.LANCZOS))
+    panels = split_figure(small)
+    assert len(panels) == 4
+    assert [panel.label for panel in panels] == ["a", "b", "c", "d"]
+
+
+def test_stroke_letters_i_and_l_are_read_in_a_large_grid() -> None:
+    # A 3 x 4 grid lettered a-l: "i" (a stroke and a dot) and "l" (a stroke) are read.
+    rng = np.random.default_rng(11)
+    size, gutter = 150, 10
+    canvas = Image.new("RGB", (4 * size + 3 * gutter, 3 * size + 2 * gutter), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    letters = "abcdefghijkl"
+    for index, letter in enumerate(letters):
+        x0, y0 = (index % 4) * (size + gutter), (index // 4) * (size + gutter)
+        canvas.paste(Image.fromarray(procedural_micrograph(rng, size, size)), (x0, y0))
+        draw.rectangle([x0 + 4, y0 + 4, x0 + 36, y0 + 38], fill=(255, 255, 255))
+        draw.text((x0 + 10, y0 + 6), letter, fill=(0, 0, 0), font=FONT)
+    found = [panel.label for panel in split_figure(np.asarray(canvas))]
+    # A "j" whose hook merges with the micrograph below the box is still missed (never misread).
+    assert found[9] in (None, "j")
+    assert found[:9] + found[10:] == list(letters[:9] + letters[10:])
+
+
+def test_tick_labels_left_of_a_plot_stay_with_it_even_when_nearer_the_panel_before() -> None:
+    rng = np.random.default_rng(4)
+    canvas = Image.new("RGB", (470, 220), (255, 255, 255))
+    canvas.paste(Image.fromarray(procedural_micrograph(rng, 200, 200)), (0, 10))
+    draw = ImageDraw.Draw(canvas)
+    small = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 12)
+    # The plot's tick labels, 10 px from the micrograph and 16 px from the plot's frame.
+    for y, text in ((20, "10"), (110, "5"), (195, "0")):
+        draw.text((210, y), text, fill=(0, 0, 0), font=small)
+    draw.rectangle([242, 10, 460, 209], outline=(0, 0, 0), width=2)
+    draw.line([(260, 190), (440, 40)], fill=(0, 0, 0), width=2)
+    panels = split_figure(np.asarray(canvas), config=SplitConfig(read_labels=False))
+    assert [panel.bbox[0] for panel in panels] == [0, 210]
+    assert panels[0].bbox[2] == 200
