@@ -392,7 +392,7 @@ def extract_articles(
     harvest_config: HarvestConfig | None = None,
     harvest_settings: Settings | None = None,
     chem_ner: Literal["auto", "builtin", "chemdataextractor"] = "auto",
-    progress: bool | None = False,
+    progress: bool | None = None,
     **options: Any,
 ) -> ArticlesSummary:
     """Extract every EM image of some articles, with its particles measured, into a database.
