@@ -48,6 +48,7 @@ from .document.em import caption_verdict
 from .errors import DocumentError, IDEError
 from .persistence import ArticleInfo, FigureInfo, save_article, save_figure
 from .pipeline import ImageResult, extract_figure, figure_panels, with_options
+from .progress import open_bar, route_logging, wanted
 from .settings import ExtractSettings
 from .status import Status
 from .store.database import StoreError
@@ -233,18 +234,11 @@ class _Bars:
     counts: dict[str, Counter[str]] = field(default_factory=lambda: {"articles": Counter(), "figures": Counter()})
 
     def open(self, stack: ExitStack, total: int) -> None:
-        from tqdm import tqdm
-        from tqdm.contrib.logging import logging_redirect_tqdm
-
-        def bar(position: int, **kwargs: Any) -> Any:
-            return stack.enter_context(tqdm(position=position, leave=True, disable=not self.enabled, dynamic_ncols=True, **kwargs))
-
-        self.articles = bar(0, total=total, desc="articles", unit="article")
-        self.figures = bar(1, total=0, desc="figures", unit="figure")
-        self.panels = bar(2, desc="EM panels", unit="panel")
-        self.particles = bar(3, desc="particles", unit="particle")
-        if self.enabled:
-            stack.enter_context(logging_redirect_tqdm())  # log lines go through tqdm.write, not across the bars
+        self.articles = open_bar(stack, self.enabled, 0, total=total, desc="articles", unit="article")
+        self.figures = open_bar(stack, self.enabled, 1, total=0, desc="figures", unit="figure")
+        self.panels = open_bar(stack, self.enabled, 2, desc="EM panels", unit="panel")
+        self.particles = open_bar(stack, self.enabled, 3, desc="particles", unit="particle")
+        route_logging(stack, self.enabled)
 
     def article(self, outcome: ArticleOutcome) -> None:
         self.counts["articles"][outcome.status] += 1
@@ -398,7 +392,7 @@ def extract_articles(
     harvest_config: HarvestConfig | None = None,
     harvest_settings: Settings | None = None,
     chem_ner: Literal["auto", "builtin", "chemdataextractor"] = "auto",
-    progress: bool = False,
+    progress: bool | None = None,
     **options: Any,
 ) -> ArticlesSummary:
     """Extract every EM image of some articles, with its particles measured, into a database.
@@ -416,7 +410,8 @@ def extract_articles(
     publisher, harvest_config, harvest_settings : as for :class:`~imagedataextractor.harvest.Harvester`
         (endpoints and keys come from the environment and config file when not given).
     chem_ner : caption material recogniser (see :func:`~imagedataextractor.document.analyse_caption`).
-    progress : tqdm bars for articles, figures, EM panels and particles.
+    progress : tqdm bars on stderr for articles, figures, EM panels and particles; None: on when
+        stderr is a terminal.
 
     Returns
     -------
@@ -447,7 +442,7 @@ def extract_articles(
     if unique and corpus is None:
         raise IDEError("extract_articles: give a corpus directory to harvest DOIs into")
     run_settings = with_options(settings or ExtractSettings(), options)
-    bars = _Bars(progress)
+    bars = _Bars(wanted(progress))
     with ExitStack() as stack:
         database = db if isinstance(db, Database) else stack.enter_context(open_db(db))
         run = _Run(database, run_settings, bars)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ import numpy as np
 from .version import __version__
 from .errors import IDEError, SettingsError
 from .figsplit.types import Panel
+from .progress import FigureProgress, wanted
 from .scalebar.types import Scalebar
 from .settings import ExtractSettings
 from .status import Status
@@ -169,7 +171,7 @@ class ImageResult:
                 blanked = self.labels_mask if self.labels_in_image else None
                 viz.save_overlay(folder / "overlay.png", self.panel.image, self.measurements.particles, self.segmentation, self.scalebar, blanked)
                 viz.save_histogram(folder / "size_histogram.png", self.measurements.size_histogram)
-                viz.save_rdf(folder / "rdf.png", self.measurements.rdf)
+                viz.save_rdf(folder / "rdf.png", self.measurements.rdf, n_particles=len(self.particles))
         except OSError as exc:
             raise IDEError(f"{folder}: cannot write results ({exc.strerror or exc})") from None
         return folder
@@ -219,7 +221,17 @@ def figure_panels(figure: np.ndarray, settings: ExtractSettings, *, classify: bo
     return [Panel((0, 0, width, height), None, is_micrograph, reason, figure)]
 
 
-def _measure_panel(name: str, source: str | None, panel: Panel, settings: ExtractSettings) -> ImageResult:
+def _segmenting(name: str, settings: ExtractSettings) -> str:
+    """The stage text of segmenting panel ``name``: the method, and T for Bayesian BPartIS."""
+    bpartis = settings.bpartis
+    if settings.method == "bpartis" and bpartis.mode == "bayesian":
+        how = f"bpartis, T={bpartis.n_samples}" if bpartis.n_samples is not None else "bpartis, T from the model"
+    else:
+        how = str(settings.method)
+    return f"segmenting {name} ({how})"
+
+
+def _measure_panel(name: str, source: str | None, panel: Panel, settings: ExtractSettings, progress: FigureProgress | None) -> ImageResult:
     """Scalebar, label masking, segmentation and measurement of one micrograph panel; each
     stage runs once (the labels found are kept in the result for its overlay)."""
     from .figsplit.labels import label_mask, read_corner_labels
@@ -228,16 +240,21 @@ def _measure_panel(name: str, source: str | None, panel: Panel, settings: Extrac
     from .segment import segment
     from .segment.masking import blank_regions, drop_instances_under
 
+    stage = progress.stage if progress is not None else lambda text: None
+    stage(f"reading scalebar of {name}")
     scalebar = read_scalebar(panel.image, config=settings.scalebar_config) if settings.scalebar else Scalebar()
     if settings.method is None:
         return ImageResult(source, name, "done", None, panel, scalebar)
+    stage(f"finding labels in {name}")
     labels = tuple(read_corner_labels(panel.image, config=settings.split_config)) if settings.mask_labels else ()
     labels_mask = label_mask(panel.image, list(labels)) if labels else None
     blanked = scalebar_mask(panel.image.shape, scalebar)
     if labels_mask is not None:
         blanked |= labels_mask
+    stage(_segmenting(name, settings))
     segmentation = segment(blank_regions(panel.image, blanked), method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
     segmentation = drop_instances_under(segmentation, blanked)
+    stage(f"measuring {name}")
     measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty, config=settings.measure)
     if scalebar.nm_per_px is None:
         log.info("%s: no readable scalebar, sizes are in pixels", name)
@@ -251,6 +268,7 @@ def extract_figure(
     *,
     source: str | None = None,
     stem: str = "figure",
+    progress: FigureProgress | None = None,
 ) -> list[ImageResult]:
     """Run every stage on one figure: the one runner.
 
@@ -262,6 +280,8 @@ def extract_figure(
         decide an uncertain caption); None splits (or not) as ``settings`` say (:func:`figure_panels`).
     source : the figure's file path or URL, recorded in every result; stem : the results' name
         (``<stem>`` or ``<stem>_<panel label or index>``, see :class:`ImageResult`).
+    progress : bars to count the panels on and say the stage in (splitting, reading scalebar,
+        segmenting, measuring), or None.
 
     Returns
     -------
@@ -271,18 +291,24 @@ def extract_figure(
         :class:`~imagedataextractor.errors.IDEError`, its message in ``reason``).
     """
     if panels is None:
+        if progress is not None:
+            progress.stage(f"splitting {stem}" if settings.split else f"reading {stem}")
         panels = figure_panels(figure, settings)
+    if progress is not None:
+        progress.add_panels(len(panels))
     results = []
     for name, panel in zip(_panel_names(stem, panels), panels):
         if not panel.is_micrograph:
             log.info("%s: skipped, %s", name, panel.reason)
             results.append(ImageResult(source, name, "skipped", panel.reason, panel))
-            continue
-        try:
-            results.append(_measure_panel(name, source, panel, settings))
-        except IDEError as exc:
-            log.warning("%s: failed, %s", name, exc)
-            results.append(ImageResult(source, name, "failed", str(exc), panel))
+        else:
+            try:
+                results.append(_measure_panel(name, source, panel, settings, progress))
+            except IDEError as exc:
+                log.warning("%s: failed, %s", name, exc)
+                results.append(ImageResult(source, name, "failed", str(exc), panel))
+        if progress is not None:
+            progress.panel_done()
     return results
 
 
@@ -291,7 +317,7 @@ def extract(
     settings: ExtractSettings | None = None,
     *,
     db: str | Path | Database | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     **options: Any,
 ) -> list[ImageResult]:
     """Extract particle statistics from a figure, a directory of figures, or an image array.
@@ -304,7 +330,8 @@ def extract(
     db : a database (path, SQLAlchemy URL, or an open :class:`~imagedataextractor.store.Database`)
         to save every result in; rerunning with the same settings replaces the earlier rows.
         A file that cannot be read is marked failed in the ``jobs`` table (job ``"extract"``).
-    progress : show a tqdm progress bar over the input images.
+    progress : tqdm bars on stderr over the images and their panels, with the stage each panel is
+        in (splitting, reading scalebar, segmenting, measuring); None: on when stderr is a terminal.
     options : fields of :class:`~imagedataextractor.settings.ExtractSettings` replacing those of
         ``settings``: ``method`` (:data:`imagedataextractor.segment.METHODS`), ``split`` (False
         treats the whole image as one micrograph), ``scalebar`` (False: pixel units, stated by
@@ -334,14 +361,13 @@ def extract(
     from .store import Database, open_db
 
     settings = with_options(settings or ExtractSettings(), options)
-    inputs: Iterable[tuple[str | None, str, np.ndarray | Path]] = list(_inputs(source))
-    if progress:
-        from tqdm import tqdm
-
-        inputs = tqdm(inputs, desc="extract", unit="image")
+    inputs = list(_inputs(source))
     database = db if isinstance(db, Database) or db is None else open_db(db)
     results: list[ImageResult] = []
-    try:
+    with ExitStack() as stack:
+        if database is not None and database is not db:
+            stack.callback(database.close)
+        bars = FigureProgress(stack, wanted(progress), len(inputs), desc="images" if isinstance(source, np.ndarray) else Path(source).name)
         for path, stem, item in inputs:
             try:
                 figure = as_rgb(item) if isinstance(item, np.ndarray) else read_image(item)
@@ -350,17 +376,17 @@ def extract(
                 results.append(ImageResult(path, stem, "failed", str(exc)))
                 if database is not None and path is not None:
                     database.mark(path, "failed", str(exc), job="extract")
+                bars.image_done()
                 continue
-            figure_results = extract_figure(figure, settings, source=path, stem=stem)
+            figure_results = extract_figure(figure, settings, source=path, stem=stem, progress=bars)
             results.extend(figure_results)
             if database is not None:
+                bars.stage(f"storing {stem}")
                 save_figure(database, figure, figure_results, settings)
                 if path is not None:
                     failed = [r for r in figure_results if r.status == "failed"]
                     database.mark(path, "failed" if failed else "done", failed[0].reason if failed else None, job="extract")
-    finally:
-        if database is not None and database is not db:
-            database.close()
+            bars.image_done()
     return results
 
 

@@ -35,7 +35,9 @@ from ._options import bpartis_config, bpartis_options
               help="Segment panel labels printed inside micrographs too (by default they are found, inpainted and their particles dropped).")
 @click.option("--no-split", is_flag=True, help="Treat each image as one micrograph instead of splitting it into panels.")
 @bpartis_options
-@click.option("--progress/--no-progress", default=None, help="Articles: progress bars per stage (default: when stderr is a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars on stderr: images and panels with the stage each is in, or articles, figures, panels and particles "
+                   "(default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
 def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, device,
@@ -79,7 +81,7 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
             raise click.UsageError(f"give either figures or articles, not both (not articles: {images})")
         _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, config_file, settings, progress, as_json)
     else:
-        _extract_images(sources, out_dir, db, settings, as_json)
+        _extract_images(sources, out_dir, db, settings, progress, as_json)
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -92,21 +94,25 @@ def _check_writable(out_dir: Path) -> None:
         raise click.ClickException(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
 
 
-def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None:
+def _extract_images(sources, out_dir: Path, db, settings, progress, as_json: bool) -> None:
+    from tqdm import tqdm
+
     from ..errors import IDEError
     from ..pipeline import extract
+    from ..progress import wanted
     from ..report import write_report
 
+    progress = wanted(progress)
     db = db or out_dir / "ide.sqlite"
     results = []
     for source in sources:
-        results.extend(extract(source, settings, db=db))
-    for result in results:
+        results.extend(extract(source, settings, db=db, progress=progress))
+    for result in tqdm(results, desc="writing results", unit="panel", disable=not progress):
         try:
             result.save(out_dir)
         except IDEError as exc:
             raise click.ClickException(str(exc)) from None
-    write_report(db, out_dir)
+    write_report(db, out_dir, progress=progress)
     counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
     if as_json:
         click.echo(json.dumps({"out": str(out_dir), "db": str(db), "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))

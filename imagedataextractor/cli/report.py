@@ -12,7 +12,8 @@ from .db import db_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="ide-report", show_default=True,
               help="Folder for the site; open OUT/index.html in a browser.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes drawing the plots (default: the CPU count).")
-def report_command(db: str, out_dir: str, workers: int | None) -> None:
+@click.option("--progress/--no-progress", default=None, help="A progress bar on stderr (default: when stderr is a terminal).")
+def report_command(db: str, out_dir: str, workers: int | None, progress: bool | None) -> None:
     """Write a static site (no server needed) over every result in the database: an index of
     articles and figures with filters by material, microscopy type and status (failed and skipped
     items with their reasons), and per article its figures and, per panel, the overlay, size and
@@ -24,7 +25,7 @@ def report_command(db: str, out_dir: str, workers: int | None) -> None:
     """
     from ..report import write_report
 
-    summary = write_report(db, out_dir, workers=workers)
+    summary = write_report(db, out_dir, workers=workers, progress=progress)
     click.echo(f"{summary.n_groups} articles/figures, {summary.n_panels} panels, {summary.n_pages} pages in {summary.elapsed_s:.1f} s -> {summary.index}")
 
 

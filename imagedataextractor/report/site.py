@@ -8,12 +8,14 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
 from ..errors import IDEError
+from ..progress import open_bar, route_logging, wanted
 from .draw import FigureTask, PanelPlots, draw_figure
 from .load import Extraction, Group, ReportData, load
 
@@ -92,7 +94,8 @@ def _group_title(group: Group) -> str:
     return Path(source).name if source else group.key
 
 
-def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_page: int = ROWS_PER_PAGE) -> ReportSummary:
+def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_page: int = ROWS_PER_PAGE,
+                 progress: bool | None = None) -> ReportSummary:
     """Write the review site for database ``db`` (path, SQLAlchemy URL or open
     :class:`~imagedataextractor.store.Database`) into folder ``out``; open ``out/index.html``.
 
@@ -100,6 +103,8 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
     figure's image file where its ``source`` says (skipped, and said so, when it is gone). Pictures
     already in ``out`` for unchanged rows are kept, so a rerun redraws only what changed.
     ``workers``: processes drawing pictures (default: the CPU count; 1 draws in this process).
+    ``progress``: a tqdm bar on stderr over the figures drawn and the pages written, saying which
+    it is doing; None: on when stderr is a terminal.
     Raises :class:`ReportError` when ``out`` cannot be written."""
     from ..store import Database, open_db
 
@@ -145,21 +150,29 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
             figures.append({"figure": figure, "image_path": image_path, "original": original.name, "panels": panels})
         pages.append((group, figures))
 
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) < 2:
-        for task in tasks:
-            draw_figure(task)
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            for _ in pool.map(draw_figure, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
-                pass
+    with ExitStack() as stack:
+        enabled = wanted(progress)
+        bar = open_bar(stack, enabled, total=len(tasks) + len(pages), desc="report", unit="item")
+        route_logging(stack, enabled)
+        bar.set_postfix_str("drawing plots")
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(tasks) < 2:
+            for task in tasks:
+                draw_figure(task)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for _ in pool.map(draw_figure, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
+                    bar.update()
 
-    environment = _environment()
-    group_template = environment.get_template("group.html.j2")
-    for group, figures in pages:
-        html = group_template.render(group=group, title=_group_title(group), figures=figures, table_rows=TABLE_ROWS,
-                                     exists=lambda name, folder=out / "articles" / group.key: (folder / name).exists(), version=__version__)
-        (out / "articles" / f"{group.key}.html").write_text(html, encoding="utf-8")
+        bar.set_postfix_str("writing pages")
+        environment = _environment()
+        group_template = environment.get_template("group.html.j2")
+        for group, figures in pages:
+            html = group_template.render(group=group, title=_group_title(group), figures=figures, table_rows=TABLE_ROWS,
+                                         exists=lambda name, folder=out / "articles" / group.key: (folder / name).exists(), version=__version__)
+            (out / "articles" / f"{group.key}.html").write_text(html, encoding="utf-8")
+            bar.update()
 
     rows = [_index_row(group) for group in data.groups] + [
         {"href": None, "title": item.item, "doi": None, "journal": None, "n_figures": 0, "n_panels": 0, "n_particles": 0, "materials": [],
