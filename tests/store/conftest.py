@@ -94,6 +94,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_cluster").new_database()
 
 
+@pytest.fixture
+def same_backend_db_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Another fresh database on ``db_url``'s backend (JSON columns read back differently on each)."""
+    if db_url.startswith("postgresql"):
+        return request.getfixturevalue("pg_cluster").new_database()
+    return str(tmp_path / "other.sqlite")
+
+
 def _make_record(*, seed: int = 0, n_particles: int = 5, method: str = "bpartis", tu: float = 0.0125, figure_id: int | None = None) -> ImageRecord:
     """A complete image result with ``n_particles`` particles, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
@@ -154,3 +162,36 @@ def _make_record(*, seed: int = 0, n_particles: int = 5, method: str = "bpartis"
 def make_record():
     """Factory for image results: ``make_record(seed=0, n_particles=5, method="bpartis", tu=0.0125, figure_id=None)``."""
     return _make_record
+
+
+#: Columns that differ between equal runs: row ids, foreign keys to them, times and attempt counts.
+VOLATILE_COLUMNS = {"id", "extracted_at", "updated_at", "fetched_at", "attempts"}
+
+
+def comparable_tables(db: str) -> dict[str, list[tuple]]:
+    """Every data table of ``db`` as a sorted list of rows, without ids, foreign keys, times and
+    attempt counts: two databases holding the same results compare equal."""
+    from imagedataextractor.store import DATA_TABLES, open_db
+
+    tables = {}
+    with open_db(db, create=False) as database:
+        for name in DATA_TABLES:
+            frame = database.read_table(name)
+            frame = frame.drop(columns=[c for c in frame.columns if c in VOLATILE_COLUMNS or c.endswith("_id") and c != "particle_id"])
+            tables[name] = sorted((tuple(repr(v) for v in row) for row in frame.itertuples(index=False)))
+    return tables
+
+
+def write_micrographs(folder: Path, count: int = 3) -> Path:
+    """``count`` small PNG micrographs of bright discs (different in each), in ``folder``."""
+    from PIL import Image
+    from skimage.draw import disk
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        grey = rng.normal(50, 5, (160, 160))
+        for centre in rng.uniform(25, 135, (5, 2)):
+            grey[disk(tuple(centre), 12, shape=grey.shape)] = 210
+        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(folder / f"m{index}.png")
+    return folder
