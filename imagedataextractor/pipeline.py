@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -179,8 +180,20 @@ def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _output_stem(path: Path) -> str:
+    """The name of an image file's results (folder ``OUT/<stem>[_<panel>]``): its stem, with a
+    leading dot made "_" (``...png`` has the stem "..", which would name the folder above), and
+    with its suffix added ("x_jpg") when another image file of its folder has the same stem."""
+    stem = re.sub(r"^\.+", lambda dots: "_" * len(dots.group()), path.stem) or "_"
+    siblings = _image_files(path.parent) if path.parent.is_dir() else []
+    if any(other.stem == path.stem and other.name != path.name for other in siblings):
+        stem = f"{stem}_{path.suffix.lstrip('.').lower()}"
+    return stem
+
+
 def _inputs(source: str | Path | np.ndarray) -> Iterator[tuple[str | None, str, np.ndarray | Path]]:
-    """(source path or None, stem, array or path to read) for every image of ``source``."""
+    """(source or None, stem, array or path to read) for every image of ``source``; the source of
+    a file is its canonical path (resolved: absolute, no symlinks), its key in the store."""
     if isinstance(source, np.ndarray):
         yield None, "array", source
         return
@@ -190,9 +203,9 @@ def _inputs(source: str | Path | np.ndarray) -> Iterator[tuple[str | None, str, 
         if not files:
             log.warning("%s: no image files (%s)", path, ", ".join(sorted(IMAGE_SUFFIXES)))
         for file in files:
-            yield str(file), file.stem, file
+            yield str(file.resolve()), _output_stem(file), file
     else:
-        yield str(path), path.stem, path
+        yield str(path.resolve()), _output_stem(path), path
 
 
 def _panel_names(stem: str, panels: list[Panel]) -> list[str]:

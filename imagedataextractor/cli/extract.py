@@ -45,9 +45,10 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
     corpus laid out by DOI) or --doi-list FILE.
 
-    Images: writes OUT/<figure-stem>[_<panel label or index>]/ with summary.json, particles.csv,
-    overlay.png, size_histogram.png and rdf.png for every measured panel (summary.json only for
-    skipped and failed ones), and prints one line per panel.
+    Images: writes OUT/<figure-stem>[_<panel label or index>]/ (<figure-stem>_<suffix> where a
+    folder holds x.png and x.jpg) with summary.json, particles.csv, overlay.png,
+    size_histogram.png and rdf.png for every measured panel (summary.json only for skipped and
+    failed ones), and prints one line per panel. Images are stored by their absolute path.
 
     Articles: harvests each DOI into the corpus (keys: IDE_ELSEVIER_API_KEY, IDE_SPRINGER_API_KEY;
     see `ide harvest --help`), decides from each caption (and, when the caption is not clear, from
