@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The reason of an image a resumed run does not extract again.
+ALREADY_EXTRACTED = "already extracted"
 #: File name endings read in a directory run (other files there are ignored, not failed).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
 
@@ -304,6 +306,7 @@ def extract(
     settings: ExtractSettings | None = None,
     *,
     db: str | Path | Database | None = None,
+    out: str | Path | None = None,
     progress: bool = False,
     **options: Any,
 ) -> list[ImageResult]:
@@ -315,8 +318,12 @@ def extract(
         or an (H, W), (H, W, 3) or (H, W, 4) array.
     settings : :class:`~imagedataextractor.settings.ExtractSettings`; default: its defaults.
     db : a database (path, SQLAlchemy URL, or an open :class:`~imagedataextractor.store.Database`)
-        to save every result in; rerunning with the same settings replaces the earlier rows.
-        A file that cannot be read is marked failed in the ``jobs`` table (job ``"extract"``).
+        to save every result in, one transaction per image. Resume: each image file is marked in
+        the ``jobs`` table (job ``images:<method>:<settings key>``, item ``<resolved path>
+        <pixel sha256>``) once its results are stored (and written to ``out``); a rerun with the
+        same settings does not extract a marked image again (its one result is "skipped",
+        reason :data:`ALREADY_EXTRACTED`). Failed and unreadable files are tried again.
+    out : write each result's folder (:meth:`ImageResult.save`) here as soon as its image is done.
     progress : show a tqdm progress bar over the input images.
     options : fields of :class:`~imagedataextractor.settings.ExtractSettings` replacing those of
         ``settings``: ``method`` (:data:`imagedataextractor.segment.METHODS`), ``split`` (False
@@ -344,9 +351,10 @@ def extract(
     """
     from .imageio import as_rgb, read_image
     from .persistence import save_figure
-    from .store import Database, open_db
+    from .store import Database, open_db, pixel_sha256
 
     settings = with_options(settings or ExtractSettings(), options)
+    job = f"images:{settings.method}:{settings.key()}"
     inputs: Iterable[tuple[str | None, str, np.ndarray | Path]] = list(_inputs(source))
     if progress:
         from tqdm import tqdm
@@ -362,15 +370,23 @@ def extract(
                 log.warning("%s: failed, %s", path or stem, exc)
                 results.append(ImageResult(path, stem, "failed", str(exc)))
                 if database is not None and path is not None:
-                    database.mark(path, "failed", str(exc), job="extract")
+                    database.mark(path, "failed", str(exc), job=job)
+                continue
+            job_item = None if path is None else f"{path} {pixel_sha256(figure)}"
+            if database is not None and job_item is not None and database.status(job_item, job=job) == "done":
+                log.info("%s: %s", path, ALREADY_EXTRACTED)
+                results.append(ImageResult(path, stem, "skipped", ALREADY_EXTRACTED))
                 continue
             figure_results = extract_figure(figure, settings, source=path, stem=stem)
             results.extend(figure_results)
+            if out is not None:
+                for result in figure_results:
+                    result.save(out)
             if database is not None:
                 save_figure(database, figure, figure_results, settings)
-                if path is not None:
+                if job_item is not None:  # after its results are committed and written
                     failed = [r for r in figure_results if r.status == "failed"]
-                    database.mark(path, "failed" if failed else "done", failed[0].reason if failed else None, job="extract")
+                    database.mark(job_item, "failed" if failed else "done", failed[0].reason if failed else None, job=job)
     finally:
         if database is not None and database is not db:
             database.close()

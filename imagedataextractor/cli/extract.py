@@ -23,7 +23,7 @@ from ._options import bpartis_config, bpartis_options
               help="Images: one sub-folder of results per panel. Articles: holds the default database and corpus.")
 @click.option("--db", "db", envvar=DB_ENV, default=None,
               help=f"Save results in this database (SQLite path or SQLAlchemy URL). Env: {DB_ENV}. "
-                   "Default: none for images, OUT/ide.sqlite for articles.")
+                   "Default: OUT/ide.sqlite.")
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Corpus directory that --doi-list articles are harvested into (default: OUT/corpus).")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -48,7 +48,9 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     Images: writes OUT/<figure-stem>[_<panel label or index>]/ (<figure-stem>_<suffix> where a
     folder holds x.png and x.jpg) with summary.json, particles.csv, overlay.png,
     size_histogram.png and rdf.png for every measured panel (summary.json only for skipped and
-    failed ones), and prints one line per panel. Images are stored by their absolute path.
+    failed ones) as soon as its image is done, stores the results in the database (images keyed
+    by their absolute path and pixels), and prints one line per panel. Interrupted (Ctrl-C, kill),
+    the same command resumes: images done before are not extracted again ("already extracted").
 
     Articles: harvests each DOI into the corpus (keys: IDE_ELSEVIER_API_KEY, IDE_SPRINGER_API_KEY;
     see `ide harvest --help`), decides from each caption (and, when the caption is not clear, from
@@ -97,17 +99,21 @@ def _extract_images(sources, out_dir: Path, db, settings, as_json: bool) -> None
     from ..errors import IDEError
     from ..pipeline import extract
 
+    from ..store import open_db
+
     results = []
-    for source in sources:
-        results.extend(extract(source, settings, db=db))
-    for result in results:
-        try:
-            result.save(out_dir)
-        except IDEError as exc:
-            raise click.ClickException(str(exc)) from None
+    try:
+        with open_db(db or out_dir / "ide.sqlite") as database:
+            for source in sources:
+                results.extend(extract(source, settings, db=database, out=out_dir))
+    except IDEError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("Interrupted: run the same command again to resume where it stopped.", err=True)
+        click.get_current_context().exit(130)
     counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
     if as_json:
-        click.echo(json.dumps({"out": str(out_dir), "db": db, "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
+        click.echo(json.dumps({"out": str(out_dir), "db": database.url, "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
     else:
         click.echo(f"{'name':<28}{'status':<9}{'particles':>10}{'nm/px':>9}{'mean d':>12}  note")
         for result in results:

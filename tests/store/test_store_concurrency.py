@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import comparable_tables, write_micrographs
+from conftest import write_micrographs
+from db_tables import comparable_tables
 
 from imagedataextractor.store import open_db
 
