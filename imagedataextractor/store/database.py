@@ -333,7 +333,6 @@ class Database:
         }
         article_key = None if figure.doi is None else {"doi": stored_doi(figure.doi)}
         prepared = [(image, _ImageRows.of(image)) for image in images]
-
         natural_key = {"natural_key": schema.figure_key(None if article_key is None else article_key["doi"], figure.locator, figure.source, figure.sha256)}
 
         def work(conn: sa.Connection) -> int:
@@ -360,6 +359,7 @@ class Database:
         grow); different settings add a second extraction beside the first.
         """
         rows = _ImageRows.of(record)
+
         def work(conn: sa.Connection) -> int:
             figure_key = None
             if record.figure_id is not None:

@@ -45,3 +45,26 @@ def test_fresh_database_created_by_three_processes_at_once(db_url: str) -> None:
     _run_at_once([[sys.executable, "-c", code, db_url] for _ in range(3)])
     with open_db(db_url, create=False) as db:
         assert db.read_table("schema_version")["version"].is_unique
+
+
+ARTICLE = """<?xml version="1.0" encoding="UTF-8"?>
+<article xmlns:xlink="http://www.w3.org/1999/xlink"><front><article-meta><article-id pub-id-type="doi">10.5555/concurrent.1</article-id>
+<title-group><article-title>Concurrent writers</article-title></title-group></article-meta></front><body>
+<fig id="F1"><label>Figure 1</label><caption><p>TEM image of Au nanoparticles.</p></caption><graphic xlink:href="f1"/></fig>
+<fig id="F2"><label>Figure 2</label><caption><p>SEM image of Ag nanoparticles.</p></caption><graphic xlink:href="f2"/></fig>
+</body></article>"""
+
+
+@pytest.mark.slow  # the same store path as image mode, which the default run covers
+def test_three_concurrent_article_writers_leave_the_rows_of_one(db_url: str, same_backend_db_url: str, tmp_path: Path) -> None:
+    """Article mode (local article files): no panel is stored twice."""
+    folder = tmp_path / "articles"
+    write_micrographs(folder / "figures", count=2)
+    for index, locator in enumerate(("F1", "F2")):
+        (folder / "figures" / f"m{index}.png").rename(folder / "figures" / f"{locator}.png")
+    (folder / "article.xml").write_text(ARTICLE)
+    _run_at_once([_extract_command(folder, db_url, tmp_path / f"out{n}") for n in range(3)])
+    _run_at_once([_extract_command(folder, same_backend_db_url, tmp_path / "out-single")])
+    expected = comparable_tables(same_backend_db_url)
+    assert len(expected["panels"]) == 2
+    assert comparable_tables(db_url) == expected
