@@ -47,7 +47,7 @@ from .document.corpus import article_file, figure_image, find_articles
 from .document.em import caption_verdict
 from .errors import DocumentError, IDEError
 from .persistence import ArticleInfo, FigureInfo, save_article, save_figure
-from .pipeline import ImageResult, extract_figure, figure_panels, with_options
+from .pipeline import ALREADY_EXTRACTED, ImageResult, extract_figure, figure_panels, with_options
 from .progress import open_bar, route_logging, wanted
 from .settings import ExtractSettings
 from .status import Status
@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 
 NOT_EM_CAPTION = "caption names no electron microscopy"
 NOT_EM_IMAGE = "caption names no electron microscopy and no panel looks like a micrograph"
-ALREADY_DONE = "already extracted"
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -283,7 +282,7 @@ class _Run:
             self.db.mark(loaded.key, "failed", reason, job=self.article_job)
             return ArticleOutcome(loaded.item, "failed", reason, loaded.doi, loaded.source, title)
         if self.db.status(loaded.key, job=self.article_job) == "done":
-            return ArticleOutcome(loaded.item, "skipped", ALREADY_DONE, loaded.doi, loaded.source, title, len(article.figures))
+            return ArticleOutcome(loaded.item, "skipped", ALREADY_EXTRACTED, loaded.doi, loaded.source, title, len(article.figures))
         if loaded.doi is not None:
             origin = str(article.path) if loaded.source == "file" else loaded.source
             save_article(self.db, ArticleInfo(loaded.doi, title, article.journal, article.publisher, article.licence, origin))
@@ -311,7 +310,7 @@ class _Run:
         item = f"{loaded.key} {figure.locator}"
         base = FigureOutcome(loaded.key, figure.locator, "done", label=figure.label, microscopy=figure.em.microscopy, materials=figure.em.materials)
         if self.db.status(item, job=self.figure_job) in ("done", "skipped"):
-            return replace(base, status="skipped", reason=ALREADY_DONE)
+            return replace(base, status="skipped", reason=ALREADY_EXTRACTED)
         verdict = caption_verdict(figure.caption, is_em=figure.em.is_em)
         image_path = figure_image(figure, loaded.article.path)
         # a figure of an article with a DOI is keyed by (DOI, locator), any other by its image file
@@ -456,7 +455,7 @@ def extract_articles(
             done_before = database.items("done", job=run.article_job)
             for index, (key, text) in enumerate(unique.items()):
                 if key in done_before:  # finished in an earlier run: not even the corpus is looked at
-                    finished[index] = ArticleOutcome(text, "skipped", ALREADY_DONE, key)
+                    finished[index] = ArticleOutcome(text, "skipped", ALREADY_EXTRACTED, key)
                     bars.article(finished[index])
                 else:
                     loaders.append((index, text, functools.partial(_load_doi, harvester, text, chem_ner)))

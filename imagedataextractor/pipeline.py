@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The reason of an image a resumed run does not extract again.
+ALREADY_EXTRACTED = "already extracted"
 #: File name endings read in a directory run (other files there are ignored, not failed).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
 
@@ -181,8 +184,20 @@ def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _output_stem(path: Path) -> str:
+    """The name of an image file's results (folder ``OUT/<stem>[_<panel>]``): its stem, with a
+    leading dot made "_" (``...png`` has the stem "..", which would name the folder above), and
+    with its suffix added ("x_jpg") when another image file of its folder has the same stem."""
+    stem = re.sub(r"^\.+", lambda dots: "_" * len(dots.group()), path.stem) or "_"
+    siblings = _image_files(path.parent) if path.parent.is_dir() else []
+    if any(other.stem == path.stem and other.name != path.name for other in siblings):
+        stem = f"{stem}_{path.suffix.lstrip('.').lower()}"
+    return stem
+
+
 def _inputs(source: str | Path | np.ndarray) -> Iterator[tuple[str | None, str, np.ndarray | Path]]:
-    """(source path or None, stem, array or path to read) for every image of ``source``."""
+    """(source or None, stem, array or path to read) for every image of ``source``; the source of
+    a file is its canonical path (resolved: absolute, no symlinks), its key in the store."""
     if isinstance(source, np.ndarray):
         yield None, "array", source
         return
@@ -192,9 +207,9 @@ def _inputs(source: str | Path | np.ndarray) -> Iterator[tuple[str | None, str, 
         if not files:
             log.warning("%s: no image files (%s)", path, ", ".join(sorted(IMAGE_SUFFIXES)))
         for file in files:
-            yield str(file), file.stem, file
+            yield str(file.resolve()), _output_stem(file), file
     else:
-        yield str(path), path.stem, path
+        yield str(path.resolve()), _output_stem(path), path
 
 
 def _panel_names(stem: str, panels: list[Panel]) -> list[str]:
@@ -317,6 +332,7 @@ def extract(
     settings: ExtractSettings | None = None,
     *,
     db: str | Path | Database | None = None,
+    out: str | Path | None = None,
     progress: bool | None = None,
     **options: Any,
 ) -> list[ImageResult]:
@@ -328,8 +344,12 @@ def extract(
         or an (H, W), (H, W, 3) or (H, W, 4) array.
     settings : :class:`~imagedataextractor.settings.ExtractSettings`; default: its defaults.
     db : a database (path, SQLAlchemy URL, or an open :class:`~imagedataextractor.store.Database`)
-        to save every result in; rerunning with the same settings replaces the earlier rows.
-        A file that cannot be read is marked failed in the ``jobs`` table (job ``"extract"``).
+        to save every result in, one transaction per image. Resume: each image file is marked in
+        the ``jobs`` table (job ``images:<method>:<settings key>``, item ``<resolved path>
+        <pixel sha256>``) once its results are stored (and written to ``out``); a rerun with the
+        same settings does not extract a marked image again (its one result is "skipped",
+        reason :data:`ALREADY_EXTRACTED`). Failed and unreadable files are tried again.
+    out : write each result's folder (:meth:`ImageResult.save`) here as soon as its image is done.
     progress : tqdm bars on stderr over the images and their panels, with the stage each panel is
         in (splitting, reading scalebar, segmenting, measuring); None: on when stderr is a terminal.
     options : fields of :class:`~imagedataextractor.settings.ExtractSettings` replacing those of
@@ -358,10 +378,11 @@ def extract(
     """
     from .imageio import as_rgb, read_image
     from .persistence import save_figure
-    from .store import Database, open_db
+    from .store import Database, open_db, pixel_sha256
 
     settings = with_options(settings or ExtractSettings(), options)
     inputs = list(_inputs(source))
+    job = f"images:{settings.method}:{settings.key()}"
     database = db if isinstance(db, Database) or db is None else open_db(db)
     results: list[ImageResult] = []
     with ExitStack() as stack:
@@ -375,17 +396,27 @@ def extract(
                 log.warning("%s: failed, %s", path or stem, exc)
                 results.append(ImageResult(path, stem, "failed", str(exc)))
                 if database is not None and path is not None:
-                    database.mark(path, "failed", str(exc), job="extract")
+                    database.mark(path, "failed", str(exc), job=job)
+                bars.image_done()
+                continue
+            job_item = None if path is None else f"{path} {pixel_sha256(figure)}"
+            if database is not None and job_item is not None and database.status(job_item, job=job) == "done":
+                log.info("%s: %s", path, ALREADY_EXTRACTED)
+                results.append(ImageResult(path, stem, "skipped", ALREADY_EXTRACTED))
                 bars.image_done()
                 continue
             figure_results = extract_figure(figure, settings, source=path, stem=stem, progress=bars)
             results.extend(figure_results)
+            if out is not None:
+                bars.stage(f"writing results of {stem}")
+                for result in figure_results:
+                    result.save(out)
             if database is not None:
                 bars.stage(f"storing {stem}")
                 save_figure(database, figure, figure_results, settings)
-                if path is not None:
+                if job_item is not None:  # after its results are committed and written
                     failed = [r for r in figure_results if r.status == "failed"]
-                    database.mark(path, "failed" if failed else "done", failed[0].reason if failed else None, job="extract")
+                    database.mark(job_item, "failed" if failed else "done", failed[0].reason if failed else None, job=job)
             bars.image_done()
     return results
 

@@ -46,10 +46,13 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
     corpus laid out by DOI) or --doi-list FILE.
 
-    Images: writes OUT/<figure-stem>[_<panel label or index>]/ with summary.json, particles.csv,
-    overlay.png, size_histogram.png and rdf.png for every measured panel (summary.json only for
-    skipped and failed ones), stores the results in the database and writes the review page of
-    everything in it, OUT/index.html (see `ide report`), and prints one line per panel.
+    Images: writes OUT/<figure-stem>[_<panel label or index>]/ (<figure-stem>_<suffix> where a
+    folder holds x.png and x.jpg) with summary.json, particles.csv, overlay.png,
+    size_histogram.png and rdf.png for every measured panel (summary.json only for skipped and
+    failed ones) as soon as its image is done, stores the results in the database (images keyed
+    by their absolute path and pixels), writes the review page of everything in the database,
+    OUT/index.html (see `ide report`), and prints one line per panel. Interrupted (Ctrl-C, kill),
+    the same command resumes: images done before are not extracted again ("already extracted").
 
     Articles: harvests each DOI into the corpus (keys: IDE_ELSEVIER_API_KEY, IDE_SPRINGER_API_KEY;
     see `ide harvest --help`), decides from each caption (and, when the caption is not clear, from
@@ -95,27 +98,27 @@ def _check_writable(out_dir: Path) -> None:
 
 
 def _extract_images(sources, out_dir: Path, db, settings, progress, as_json: bool) -> None:
-    from tqdm import tqdm
-
     from ..errors import IDEError
     from ..pipeline import extract
     from ..progress import wanted
     from ..report import write_report
+    from ..store import open_db
 
     progress = wanted(progress)
-    db = db or out_dir / "ide.sqlite"
     results = []
-    for source in sources:
-        results.extend(extract(source, settings, db=db, progress=progress))
-    for result in tqdm(results, desc="writing results", unit="panel", disable=not progress):
-        try:
-            result.save(out_dir)
-        except IDEError as exc:
-            raise click.ClickException(str(exc)) from None
-    write_report(db, out_dir, progress=progress)
+    try:
+        with open_db(db or out_dir / "ide.sqlite") as database:
+            for source in sources:
+                results.extend(extract(source, settings, db=database, out=out_dir, progress=progress))
+            write_report(database, out_dir, progress=progress)
+    except IDEError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("Interrupted: run the same command again to resume where it stopped.", err=True)
+        click.get_current_context().exit(130)
     counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
     if as_json:
-        click.echo(json.dumps({"out": str(out_dir), "db": str(db), "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
+        click.echo(json.dumps({"out": str(out_dir), "db": database.url, "results": [_row(r) for r in results], **{f"n_{k}": v for k, v in counts.items()}}))
     else:
         click.echo(f"{'name':<28}{'status':<9}{'particles':>10}{'nm/px':>9}{'mean d':>12}  note")
         for result in results:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..doi import DoiError, normalise_doi
 from ..errors import IDEError
@@ -30,6 +32,8 @@ T = TypeVar("T")
 
 #: The SQLite file used when no database is named.
 DEFAULT_DB = "ide.sqlite"
+#: Seconds a SQLite writer waits for another process's write transaction to end.
+SQLITE_LOCK_WAIT_S = 60.0
 
 
 class StoreError(IDEError):
@@ -116,10 +120,19 @@ def _driver_message(exc: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _null_safe_equal(table: sa.Table, values: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
-    """``column = value`` for each key, ``column IS NULL`` where the value is None (NULL matches
-    NULL), written so that indexes on the key columns are used."""
-    return [table.c[name].is_(None) if value is None else table.c[name] == value for name, value in values.items()]
+#: PostgreSQL's "deadlock detected" and "could not serialize": the transaction may succeed run again.
+_RETRYABLE_SQLSTATES = ("40P01", "40001")
+#: The advisory lock held while a PostgreSQL database's schema is created or migrated (any fixed number).
+_SCHEMA_LOCK_ID = 0x1DE5C4E3A
+
+
+def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The backend's own INSERT, which has ``on_conflict_do_update`` (SQLite and PostgreSQL only)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(table)
+    raise StoreError(f"{conn.dialect.name}: not supported (the store runs on SQLite and PostgreSQL)")
 
 
 def _fit_words(words: Sequence[str], column: sa.Column) -> str | None:
@@ -235,34 +248,31 @@ class Database:
     # -- transactions -------------------------------------------------------------------------
 
     def _write(self, work: Callable[[sa.Connection], T], what: str) -> T:
-        """Run ``work`` in one transaction. An IntegrityError means a concurrent writer inserted
-        the same key between our SELECT and INSERT; the one retry then finds and updates that row."""
-        conflict: IntegrityError | None = None
-        for _attempt in range(2):
+        """Run ``work`` in one transaction. PostgreSQL may end one of two transactions waiting on
+        each other's rows (a deadlock); that one is run again, once."""
+        for attempt in range(2):
             try:
                 with self.engine.begin() as conn:
                     return work(conn)
-            except IntegrityError as exc:
-                conflict = exc
-                log.debug("%s: retrying after %s", what, _driver_message(exc))
             except SQLAlchemyError as exc:
+                if attempt == 0 and getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES:
+                    log.debug("%s: retrying after %s", what, _driver_message(exc))
+                    continue
                 raise StoreError(f"{self.url}: {what}: {_driver_message(exc)}") from None
-        raise StoreError(f"{self.url}: {what}: {_driver_message(conflict)}")
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     @staticmethod
     def _upsert(conn: sa.Connection, table: sa.Table, key: Mapping[str, Any], values: Mapping[str, Any], *, overwrite_with_none: bool) -> int:
-        """Update the row matching ``key`` (NULL matches NULL) or insert one; return its id. Unless
-        ``overwrite_with_none``, None in ``values`` leaves the stored value as it is."""
-        found = conn.execute(sa.select(table.c.id).where(*_null_safe_equal(table, key))).scalar_one_or_none()
-        changes = dict(values) if overwrite_with_none else {k: v for k, v in values.items() if v is not None}
-        if found is None:
-            inserted = conn.execute(table.insert().values(**key, **changes)).inserted_primary_key
-            if inserted is None:
-                raise StoreError(f"{table.name}: the database did not return the new row's id")
-            return int(inserted[0])
-        if changes:
-            conn.execute(table.update().where(table.c.id == found).values(**changes))
-        return int(found)
+        """``INSERT ... ON CONFLICT (key columns) DO UPDATE``: insert the row, or update the one
+        with this key (a unique index); return its id. Unless ``overwrite_with_none``, None in
+        ``values`` leaves the stored value as it is. Atomic, so concurrent writers of the same key
+        end with one row, the last writer's."""
+        insert = _dialect_insert(conn, table).values(**key, **values)
+        changes = [name for name, value in values.items() if overwrite_with_none or value is not None]
+        # With nothing to change the key is set to itself: DO NOTHING would return no id.
+        updates = {name: insert.excluded[name] for name in changes or list(key)[:1]}
+        statement = insert.on_conflict_do_update(index_elements=list(key), set_=updates).returning(table.c.id)
+        return int(conn.execute(statement).scalar_one())
 
     # -- articles and figures ---------------------------------------------------------------------
 
@@ -323,17 +333,17 @@ class Database:
         }
         article_key = None if figure.doi is None else {"doi": stored_doi(figure.doi)}
         prepared = [(image, _ImageRows.of(image)) for image in images]
+        natural_key = {"natural_key": schema.figure_key(None if article_key is None else article_key["doi"], figure.locator, figure.source, figure.sha256)}
 
         def work(conn: sa.Connection) -> int:
             if article_key is None:
-                key: dict[str, Any] = {"article_id": None, "source": figure.source}
-                figure_id = self._upsert(conn, schema.figures, key, values, overwrite_with_none=False)
+                figure_id = self._upsert(conn, schema.figures, natural_key, {**values, "source": figure.source}, overwrite_with_none=False)
             else:
                 article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
-                key = {"article_id": article_id, "locator": figure.locator}
-                figure_id = self._upsert(conn, schema.figures, key, {**values, "source": figure.source}, overwrite_with_none=False)
+                row = {**values, "article_id": article_id, "locator": figure.locator, "source": figure.source}
+                figure_id = self._upsert(conn, schema.figures, natural_key, row, overwrite_with_none=False)
             for image, rows in prepared:
-                self._save_image(conn, image, rows, figure_id)
+                self._save_image(conn, image, rows, figure_id, natural_key["natural_key"])
             return figure_id
 
         return self._write(work, f"figure {article_key['doi'] if article_key else figure.source} {figure.locator or ''}".rstrip())
@@ -343,17 +353,28 @@ class Database:
     def save_image_result(self, record: ImageRecord) -> int:
         """Save one image result in one transaction; return the panel (image) id.
 
-        The panel is keyed by (figure_id, bbox_px, sha256); its extraction by (panel,
+        The panel is keyed by (figure, bbox_px, sha256); its extraction by (panel,
         :meth:`Provenance.settings_sha256`). Saving the same image with the same settings again
         replaces that extraction's scalebar, particles, distributions and rdf (row counts do not
         grow); different settings add a second extraction beside the first.
         """
         rows = _ImageRows.of(record)
-        return self._write(lambda conn: self._save_image(conn, record, rows, record.figure_id), f"image {record.provenance.source or record.sha256[:12]}")
 
-    def _save_image(self, conn: sa.Connection, record: ImageRecord, rows: _ImageRows, figure_id: int | None) -> int:
-        panel_key = {"figure_id": figure_id, **_bbox_values(record.bbox_px), "sha256": record.sha256}
-        panel_id = self._upsert(conn, schema.panels, panel_key, rows.panel, overwrite_with_none=True)
+        def work(conn: sa.Connection) -> int:
+            figure_key = None
+            if record.figure_id is not None:
+                figure_key = conn.execute(sa.select(schema.figures.c.natural_key).where(schema.figures.c.id == record.figure_id)).scalar_one_or_none()
+                if figure_key is None:
+                    raise StoreError(f"image {record.provenance.source or record.sha256[:12]}: no figure with id {record.figure_id}")
+            return self._save_image(conn, record, rows, record.figure_id, figure_key)
+
+        return self._write(work, f"image {record.provenance.source or record.sha256[:12]}")
+
+    def _save_image(self, conn: sa.Connection, record: ImageRecord, rows: _ImageRows, figure_id: int | None, figure_key: str | None) -> int:
+        bbox = _bbox_values(record.bbox_px)
+        panel_key = {"natural_key": schema.panel_key(figure_key, list(bbox.values()), record.sha256)}
+        panel_row = {**rows.panel, "figure_id": figure_id, **bbox, "sha256": record.sha256}
+        panel_id = self._upsert(conn, schema.panels, panel_key, panel_row, overwrite_with_none=True)
         extraction_key = {"panel_id": panel_id, "settings_sha256": record.provenance.settings_sha256()}
         extraction_id = self._upsert(conn, schema.extractions, extraction_key, rows.extraction, overwrite_with_none=True)
         for table in schema.RESULT_TABLES:
@@ -377,14 +398,9 @@ class Database:
         table = schema.jobs
 
         def work(conn: sa.Connection) -> None:
-            now = datetime.now(timezone.utc)
-            row = conn.execute(sa.select(table.c.id).where(table.c.job == job, table.c.item == item)).scalar_one_or_none()
-            if row is None:
-                conn.execute(table.insert().values(job=job, item=item, status=status, reason=reason, attempts=1, updated_at=now))
-            else:
-                conn.execute(
-                    table.update().where(table.c.id == row).values(status=status, reason=reason, attempts=table.c.attempts + 1, updated_at=now)
-                )
+            insert = _dialect_insert(conn, table).values(job=job, item=item, status=status, reason=reason, attempts=1, updated_at=datetime.now(timezone.utc))
+            updates = {"status": insert.excluded.status, "reason": insert.excluded.reason, "attempts": table.c.attempts + 1, "updated_at": insert.excluded.updated_at}
+            conn.execute(insert.on_conflict_do_update(index_elements=["job", "item"], set_=updates))
 
         self._write(work, f"job {job} item {item}")
 
@@ -443,8 +459,16 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _schema_is_current(conn: sa.Connection) -> bool:
+    version_table = schema.schema_version
+    if not sa.inspect(conn).has_table(version_table.name):
+        return False
+    return conn.execute(sa.select(sa.func.max(version_table.c.version))).scalar_one() == schema.SCHEMA_VERSION
+
+
 def _prepare(conn: sa.Connection, display: str, *, create: bool) -> None:
-    """Create the tables of a fresh database, upgrade an older one, refuse a newer one."""
+    """Create the tables of a fresh database, upgrade an older one, refuse a newer one. Runs in
+    the caller's transaction, which holds the schema lock (see :func:`_prepare_locked`)."""
     version_table = schema.schema_version
     now = datetime.now(timezone.utc)
     if not sa.inspect(conn).has_table(version_table.name):
@@ -467,6 +491,31 @@ def _prepare(conn: sa.Connection, display: str, *, create: bool) -> None:
         upgrade(conn)
         conn.execute(version_table.insert().values(version=version, description=description, applied_at=now))
         log.info("%s: migrated schema to version %d (%s)", display, version, description)
+
+
+def _prepare_locked(engine: sa.Engine, display: str, *, create: bool) -> None:
+    """:func:`_prepare` in one transaction that holds the database's schema lock, so that
+    processes opening a fresh or old database at once create or migrate it once: the others wait,
+    then find it current. A current schema is only read (no lock, e.g. for a read-only file)."""
+    with engine.connect() as conn:
+        if _schema_is_current(conn):
+            return
+    if engine.dialect.name == "sqlite":
+        # BEGIN IMMEDIATE takes SQLite's write lock before the schema is read; the driver's own
+        # BEGIN would come only with the first write, after another process may have read it too.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                _prepare(conn, display, create=create)
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
+        _prepare(conn, display, create=create)
 
 
 def open_db(db: str | Path = DEFAULT_DB, *, create: bool = True) -> Database:
@@ -512,14 +561,14 @@ def open_db(db: str | Path = DEFAULT_DB, *, create: bool = True) -> Database:
             except OSError as exc:
                 raise StoreError(f"{path}: cannot create database directory: {exc.strerror}") from None
     try:
-        engine = sa.create_engine(url)
+        # SQLite: concurrent writers wait their turn for the file's write lock, up to a minute.
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_LOCK_WAIT_S} if url.get_backend_name() == "sqlite" else {})
     except (SQLAlchemyError, ImportError) as exc:
         raise StoreError(f"{display}: {exc}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _enable_sqlite_foreign_keys)
     try:
-        with engine.begin() as conn:
-            _prepare(conn, display, create=create)
+        _prepare_locked(engine, display, create=create)
     except StoreError:
         engine.dispose()
         raise

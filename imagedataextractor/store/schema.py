@@ -3,9 +3,11 @@
 Tables and keys::
 
     articles      one per DOI (DOIs are stored normalised: lower case, no https://doi.org/ prefix)
-    figures       one per (article, locator), or per source path/URL for figures without an article
-    panels        one micrograph or other panel: (figure, bbox, pixel sha256); the "image" that
-                  extractions, scalebars, particles, distributions and rdfs refer to
+    figures       one per (article, locator), or per (source path/URL, pixel sha256) for figures
+                  without an article; ``natural_key`` (unique) is the hash of that key
+    panels        one micrograph or other panel: (figure, bbox, pixel sha256), hashed into the unique
+                  ``natural_key``; the "image" that extractions, scalebars, particles,
+                  distributions and rdfs refer to
     extractions   one per (panel, settings_sha256): provenance and status of one extraction run
     scalebars     0..1 per extraction
     particles     one row per particle per extraction
@@ -20,16 +22,17 @@ Units are in column names (``_px``, ``_nm``, ``_nm2``); times are UTC. Pixel bou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 from ..status import STATUSES
+from .records import settings_sha256
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -102,7 +105,11 @@ figures = sa.Table(
     sa.Column("microscopy_type", sa.String(32)),  # e.g. "TEM", "SEM", "HRTEM", "STEM"
     sa.Column("materials", JSONType),  # list of material names found in the caption
     sa.Column("is_em", sa.Boolean),
+    # sha256 of the figure's natural key (see Database.save_figure): NULL article ids would let
+    # duplicates past a unique constraint on the key's own columns, so the key is one column.
+    sa.Column("natural_key", sa.String(64), nullable=False),
     sa.UniqueConstraint("article_id", "locator"),
+    sa.Index("figures_natural_key", "natural_key", unique=True),
 )
 
 panels = sa.Table(
@@ -117,6 +124,8 @@ panels = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False, index=True),  # of the pixels, see pixel_sha256
     sa.Column("width_px", sa.Integer, nullable=False),
     sa.Column("height_px", sa.Integer, nullable=False),
+    sa.Column("natural_key", sa.String(64), nullable=False),  # sha256 of (figure_id, bbox, sha256), as for figures
+    sa.Index("panels_natural_key", "natural_key", unique=True),
 )
 
 extractions = sa.Table(
@@ -244,7 +253,88 @@ DATA_TABLES = ("articles", "figures", "panels", "extractions", "scalebars", "par
 #: Tables whose rows belong to one extraction and are replaced when it is saved again.
 RESULT_TABLES = (scalebars, particles, distributions, rdfs)
 
+
+
+def figure_key(doi: str | None, locator: str | None, source: str | None, sha256: str | None) -> str:
+    """``figures.natural_key``: sha256 of (normalised doi, locator) for an article's figure, else of
+    (source, pixel sha256): the canonical path of a file on its own and its content."""
+    if doi is not None:
+        return settings_sha256({"doi": doi, "locator": locator})
+    return settings_sha256({"source": source, "sha256": sha256})
+
+
+def panel_key(figure: str | None, bbox: Sequence[int | None], sha256: str) -> str:
+    """``panels.natural_key``: sha256 of (its figure's natural key or None, bbox (x0, y0, x1, y1)
+    px or Nones, pixel sha256); made of natural keys only, so equal in every database."""
+    return settings_sha256({"figure": figure, "bbox": list(bbox), "sha256": sha256})
+
+
+def _merge_duplicate_figures(conn: sa.Connection) -> None:
+    """Give every figure its natural key; of figures with the same key keep the first, moving the
+    others' panels to it."""
+    rows = conn.execute(
+        sa.select(figures.c.id, articles.c.doi, figures.c.locator, figures.c.source, figures.c.sha256)
+        .select_from(figures.outerjoin(articles, figures.c.article_id == articles.c.id))
+        .order_by(figures.c.id)
+    ).all()
+    keeper: dict[str, int] = {}
+    for figure_id, doi, locator, source, sha256 in rows:
+        key = figure_key(doi, locator, source, sha256)
+        if key in keeper:
+            conn.execute(panels.update().where(panels.c.figure_id == figure_id).values(figure_id=keeper[key]))
+            conn.execute(figures.delete().where(figures.c.id == figure_id))
+        else:
+            keeper[key] = figure_id
+            conn.execute(figures.update().where(figures.c.id == figure_id).values(natural_key=key))
+
+
+def _merge_duplicate_panels(conn: sa.Connection) -> None:
+    """Give every panel its natural key; of panels with the same key keep the first, and of their
+    extractions with the same settings the last written (with its results), moved to that panel."""
+    bbox = [panels.c[f"{side}_px"] for side in ("x0", "y0", "x1", "y1")]
+    query = sa.select(panels.c.id, figures.c.natural_key, panels.c.sha256, *bbox).select_from(panels.outerjoin(figures, panels.c.figure_id == figures.c.id))
+    groups: dict[str, list[int]] = {}
+    for row in conn.execute(query.order_by(panels.c.id)):
+        groups.setdefault(panel_key(row[1], tuple(row[3:7]), row[2]), []).append(row[0])
+    for key, group in groups.items():
+        kept, duplicates = group[0], group[1:]
+        conn.execute(panels.update().where(panels.c.id == kept).values(natural_key=key))
+        if not duplicates:
+            continue
+        latest: dict[str, int] = {}
+        for extraction_id, settings in conn.execute(
+            sa.select(extractions.c.id, extractions.c.settings_sha256).where(extractions.c.panel_id.in_(group)).order_by(extractions.c.id)
+        ):
+            latest[settings] = extraction_id
+        stale = extractions.c.panel_id.in_(group) & extractions.c.id.not_in(list(latest.values()))
+        stale_ids = [row[0] for row in conn.execute(sa.select(extractions.c.id).where(stale))]
+        for table in RESULT_TABLES:  # not left to ON DELETE CASCADE: SQLite enforces it only when asked
+            conn.execute(table.delete().where(table.c.extraction_id.in_(stale_ids)))
+        conn.execute(extractions.delete().where(extractions.c.id.in_(stale_ids)))
+        conn.execute(extractions.update().where(extractions.c.id.in_(list(latest.values()))).values(panel_id=kept))
+        for table in RESULT_TABLES:
+            conn.execute(table.update().where(table.c.extraction_id.in_(list(latest.values()))).values(panel_id=kept))
+        conn.execute(panels.delete().where(panels.c.id.in_(duplicates)))
+
+
+def _add_natural_keys(conn: sa.Connection) -> None:
+    """Version 2: unique natural keys of figures and panels, after merging the duplicates that
+    concurrent writers of version 1 could leave (its upserts read, then inserted)."""
+    for table in (figures, panels):
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN natural_key VARCHAR(64)"))
+    _merge_duplicate_figures(conn)
+    _merge_duplicate_panels(conn)
+    for table in (figures, panels):
+        if conn.dialect.name == "postgresql":  # SQLite cannot add NOT NULL to a column; every row has a key now
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN natural_key SET NOT NULL"))
+        for index in table.indexes:
+            if index.name == f"{table.name}_natural_key":
+                index.create(conn)
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
-MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {}
+MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
+    2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
+}
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

@@ -52,3 +52,43 @@ def test_exit_status_tells_all_done_some_failed_and_all_failed(figure_path, tmp_
     assert some_failed.exit_code == 3 and "1 measured, 1 skipped, 1 failed" in some_failed.output
     all_done = CliRunner().invoke(main, ["extract", str(figure_path), "--out", str(tmp_path / "b"), "--method", "watershed"])
     assert all_done.exit_code == 0, all_done.output
+
+
+def _extract(*args: str):
+    return CliRunner().invoke(main, ["extract", *args, "--method", "watershed", "--no-split"])
+
+
+def test_dotted_name_stays_inside_out(tmp_path):
+    """An input named ``...png`` (stem "..") must not write into the parent of --out."""
+    Image.fromarray(micrograph()[:128, :128]).save(tmp_path / "...png", format="PNG")
+    work = tmp_path / "work"
+    result = _extract(str(tmp_path / "...png"), "--out", str(work / "out"))
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in work.iterdir()] == ["out"]
+    [folder] = [p for p in (work / "out").iterdir() if p.is_dir()]
+    assert (folder / "summary.json").exists() and not folder.name.startswith(".")
+
+
+def test_same_stem_different_suffix_get_own_folders(tmp_path):
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.fromarray(micrograph(seed=0)[:128, :128]).save(images / "x.png")
+    Image.fromarray(micrograph(seed=1)[:128, :128]).save(images / "x.jpg", quality=95)
+    result = _extract(str(images), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    sources = {json.loads((folder / "summary.json").read_text())["source"] for folder in (tmp_path / "out").iterdir() if folder.is_dir()}
+    assert sources == {str((images / "x.png").resolve()), str((images / "x.jpg").resolve())}
+
+
+def test_relative_then_absolute_path_is_one_figure(tmp_path, monkeypatch):
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.fromarray(micrograph()[:128, :128]).save(images / "a.png")
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "ide.sqlite")
+    assert _extract("in", "--out", "out", "--db", db).exit_code == 0
+    with open_db(db) as database:
+        first = database.counts()
+    assert _extract(str(images.resolve()), "--out", "out", "--db", db).exit_code == 0
+    with open_db(db) as database:
+        assert database.counts() == first and first["figures"] == 1

@@ -12,6 +12,7 @@ from pipeline_figures import DISC_CENTRES, DISC_RADIUS_PX, micrograph
 
 import imagedataextractor
 from imagedataextractor.pipeline import extract
+from imagedataextractor.settings import ExtractSettings
 from imagedataextractor.store import open_db
 
 
@@ -77,8 +78,9 @@ def test_directory_run_records_bad_file_as_failed(figure_path, tmp_path):
     [failed] = [r for r in results if r.status == "failed"]
     assert "broken.png" in failed.reason and failed.panel is None and failed.image is None
     with open_db(tmp_path / "ide.sqlite") as db:
-        assert db.status(str(folder / "broken.png"), job="extract") == "failed"
-        assert db.status(str(folder / "fig1.png"), job="extract") == "done"
+        jobs = db.read_table("jobs")
+        assert {(row.item.split()[0], row.status) for row in jobs.itertuples()} == {(str(folder / "broken.png"), "failed"), (str(folder / "fig1.png"), "done")}
+        assert set(jobs["job"]) == {f"images:watershed:{ExtractSettings(method='watershed').key()}"}
 
 
 def test_array_without_scalebar_is_in_pixels():

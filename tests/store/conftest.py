@@ -94,6 +94,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_cluster").new_database()
 
 
+@pytest.fixture
+def same_backend_db_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Another fresh database on ``db_url``'s backend (JSON columns read back differently on each)."""
+    if db_url.startswith("postgresql"):
+        return request.getfixturevalue("pg_cluster").new_database()
+    return str(tmp_path / "other.sqlite")
+
+
 def _make_record(*, seed: int = 0, n_particles: int = 5, method: str = "bpartis", tu: float = 0.0125, figure_id: int | None = None) -> ImageRecord:
     """A complete image result with ``n_particles`` particles, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
@@ -154,3 +162,18 @@ def _make_record(*, seed: int = 0, n_particles: int = 5, method: str = "bpartis"
 def make_record():
     """Factory for image results: ``make_record(seed=0, n_particles=5, method="bpartis", tu=0.0125, figure_id=None)``."""
     return _make_record
+
+
+def write_micrographs(folder: Path, count: int = 3) -> Path:
+    """``count`` small PNG micrographs of bright discs (different in each), in ``folder``."""
+    from PIL import Image
+    from skimage.draw import disk
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        grey = rng.normal(50, 5, (160, 160))
+        for centre in rng.uniform(25, 135, (5, 2)):
+            grey[disk(tuple(centre), 12, shape=grey.shape)] = 210
+        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(folder / f"m{index}.png")
+    return folder

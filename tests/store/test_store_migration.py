@@ -1,0 +1,56 @@
+"""Upgrading a version-1 database, built here as version 1 wrote it, duplicates included."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from imagedataextractor.store import SCHEMA_VERSION, open_db, schema
+
+
+def _version_1_database(url: str) -> None:
+    """The version-1 schema (no natural keys) holding what concurrent version-1 writers left:
+    a stand-alone figure twice, a panel of it under each copy, an article's panel twice, each
+    panel with an extraction of the same settings (the later ones with 3 particles, not 2)."""
+    open_db(url).close()
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if "://" in url else f"sqlite:///{url}")
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        for table in ("figures", "panels"):
+            conn.execute(sa.text(f"DROP INDEX {table}_natural_key"))
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN natural_key"))
+        conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version > 1))
+        article = conn.execute(sa.insert(schema.articles).values(doi="10.1000/a").returning(schema.articles.c.id)).scalar_one()
+        figure_ids = [
+            conn.execute(sa.insert(schema.figures).values(**values).returning(schema.figures.c.id)).scalar_one()
+            for values in ({"source": "/data/x.png", "sha256": "f" * 64}, {"source": "/data/x.png", "sha256": "f" * 64},
+                           {"article_id": article, "locator": "gr1"})
+        ]
+        panel = {"x0_px": 0, "y0_px": 0, "x1_px": 10, "y1_px": 10, "sha256": "p" * 64, "is_micrograph": True, "width_px": 10, "height_px": 10}
+        conn.execute(sa.insert(schema.panels), [{**panel, "figure_id": f} for f in (figure_ids[0], figure_ids[1], figure_ids[2], figure_ids[2])])
+        panels = conn.execute(sa.select(schema.panels.c.id).order_by(schema.panels.c.id)).scalars().all()
+        for n_particles, panel_ids in ((2, panels[::2]), (3, panels[1::2])):  # one extraction per panel; the later ones have 3 particles
+            for panel_id in panel_ids:
+                extraction = conn.execute(sa.insert(schema.extractions).values(
+                    panel_id=panel_id, settings_sha256="s" * 64, method="watershed", settings={}, software_version="0",
+                    extracted_at=now, status="done", n_particles=n_particles).returning(schema.extractions.c.id)).scalar_one()
+                conn.execute(sa.insert(schema.particles), [{"extraction_id": extraction, "panel_id": panel_id, "particle_id": i + 1} for i in range(n_particles)])
+    engine.dispose()
+
+
+def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
+    _version_1_database(db_url)
+    with open_db(db_url) as db:
+        assert db.schema_version == SCHEMA_VERSION == 2
+        counts = db.counts()
+        assert (counts["articles"], counts["figures"], counts["panels"], counts["extractions"]) == (1, 2, 2, 2)
+        assert counts["particles"] == 6  # the later extraction (3 particles) of each panel kept
+        extractions = db.read_table("extractions")
+        assert extractions["n_particles"].tolist() == [3, 3]
+        particles = db.read_table("particles")
+        assert set(particles["panel_id"]) == set(db.read_table("panels")["id"]) == set(extractions["panel_id"])
+        assert db.read_table("figures")["natural_key"].notna().all() and db.read_table("panels")["natural_key"].is_unique
+        # the keys now hold: writing the stand-alone figure again updates, it does not add
+        db.upsert_figure(source="/data/x.png", sha256="f" * 64, is_em=True)
+        assert db.counts()["figures"] == 2
