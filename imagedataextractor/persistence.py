@@ -126,6 +126,7 @@ def image_record(result: ImageResult, settings: ExtractSettings, info: FigureInf
         label=panel.label,
         is_micrograph=panel.is_micrograph,
         skip_reason=panel.reason,
+        confidence=panel.confidence,
         scalebar=scalebar,
         particles=measured.particles if measured is not None else None,
         distributions=distributions,

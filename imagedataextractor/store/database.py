@@ -169,6 +169,7 @@ class _ImageRows:
                 "label": record.label,
                 "is_micrograph": record.is_micrograph,
                 "skip_reason": record.skip_reason,
+                "confidence": record.confidence,
                 "width_px": int(record.width_px),
                 "height_px": int(record.height_px),
             },

@@ -160,7 +160,9 @@ class ImageRecord:
     figure_id: the figure it was cut from (from :meth:`Database.upsert_figure`), or None for an
     image file on its own. bbox_px: (x0, y0, x1, y1) of the panel in the figure's pixels, or None
     for the whole figure. label: the printed panel label ("a"). is_micrograph / skip_reason: why
-    a panel was not measured. particles: one row per particle, with the columns of
+    a panel was not measured. confidence: the splitter's confidence (0-1) that the box holds exactly
+    one printed panel (:attr:`~imagedataextractor.figsplit.Panel.confidence`), None where unknown.
+    particles: one row per particle, with the columns of
     :data:`~imagedataextractor.store.schema.PARTICLE_COLUMNS` (others are kept as JSON in
     ``extra``), or None / empty for no particles.
     """
@@ -174,6 +176,7 @@ class ImageRecord:
     label: str | None = None
     is_micrograph: bool = True
     skip_reason: str | None = None
+    confidence: float | None = None
     scalebar: ScalebarRecord | None = None
     particles: pd.DataFrame | None = None
     distributions: Sequence[DistributionRecord] = ()

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 from ..status import STATUSES
 from .records import settings_sha256
@@ -121,6 +121,7 @@ panels = sa.Table(
     sa.Column("label", sa.Text),  # panel label as printed, e.g. "a"
     sa.Column("is_micrograph", sa.Boolean, nullable=False),
     sa.Column("skip_reason", sa.Text),
+    sa.Column("confidence", sa.Float),  # the splitter's confidence that the box is one printed panel (0-1)
     sa.Column("sha256", sa.String(64), nullable=False, index=True),  # of the pixels, see pixel_sha256
     sa.Column("width_px", sa.Integer, nullable=False),
     sa.Column("height_px", sa.Integer, nullable=False),
@@ -332,9 +333,15 @@ def _add_natural_keys(conn: sa.Connection) -> None:
                 index.create(conn)
 
 
+def _add_panel_confidence(conn: sa.Connection) -> None:
+    """Version 3: ``panels.confidence``, the splitter's confidence per panel (NULL for older rows)."""
+    conn.execute(sa.text("ALTER TABLE panels ADD COLUMN confidence FLOAT"))
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
+    3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

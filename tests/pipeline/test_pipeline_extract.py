@@ -58,6 +58,8 @@ def test_db_rows_written_and_rerun_replaces(figure_results, figure_path):
     assert before["figures"] == 1 and before["panels"] == 2 and before["particles"] == len(DISC_CENTRES)
     assert set(extractions["status"]) == {"done", "skipped"}
     assert set(panels["skip_reason"].dropna()) == {results[1].reason}
+    # the splitter's confidence per panel is kept with the panel
+    assert sorted(panels["confidence"]) == sorted(r.panel.confidence for r in results)
     [done] = extractions[extractions["status"] == "done"].to_dict("records")
     assert done["method"] == "watershed" and done["source"] == str(figure_path)
     assert done["software_version"] == imagedataextractor.__version__

@@ -162,18 +162,3 @@ def _make_record(*, seed: int = 0, n_particles: int = 5, method: str = "bpartis"
 def make_record():
     """Factory for image results: ``make_record(seed=0, n_particles=5, method="bpartis", tu=0.0125, figure_id=None)``."""
     return _make_record
-
-
-def write_micrographs(folder: Path, count: int = 3) -> Path:
-    """``count`` small PNG micrographs of bright discs (different in each), in ``folder``."""
-    from PIL import Image
-    from skimage.draw import disk
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        rng = np.random.default_rng(index)
-        grey = rng.normal(50, 5, (160, 160))
-        for centre in rng.uniform(25, 135, (5, 2)):
-            grey[disk(tuple(centre), 12, shape=grey.shape)] = 210
-        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(folder / f"m{index}.png")
-    return folder

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_micrographs
+from store_images import write_micrographs
 from db_tables import comparable_tables
 
 from imagedataextractor.store import open_db

@@ -20,6 +20,7 @@ def _version_1_database(url: str) -> None:
         for table in ("figures", "panels"):
             conn.execute(sa.text(f"DROP INDEX {table}_natural_key"))
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN natural_key"))
+        conn.execute(sa.text("ALTER TABLE panels DROP COLUMN confidence"))  # added by version 3
         conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version > 1))
         article = conn.execute(sa.insert(schema.articles).values(doi="10.1000/a").returning(schema.articles.c.id)).scalar_one()
         figure_ids = [
@@ -42,7 +43,7 @@ def _version_1_database(url: str) -> None:
 def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
     _version_1_database(db_url)
     with open_db(db_url) as db:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         counts = db.counts()
         assert (counts["articles"], counts["figures"], counts["panels"], counts["extractions"]) == (1, 2, 2, 2)
         assert counts["particles"] == 6  # the later extraction (3 particles) of each panel kept
@@ -51,6 +52,7 @@ def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
         particles = db.read_table("particles")
         assert set(particles["panel_id"]) == set(db.read_table("panels")["id"]) == set(extractions["panel_id"])
         assert db.read_table("figures")["natural_key"].notna().all() and db.read_table("panels")["natural_key"].is_unique
+        assert db.read_table("panels")["confidence"].isna().all()  # version 3: unknown for panels split before it
         # the keys now hold: writing the stand-alone figure again updates, it does not add
         db.upsert_figure(source="/data/x.png", sha256="f" * 64, is_em=True)
         assert db.counts()["figures"] == 2
