@@ -33,6 +33,7 @@ from typing import Callable
 from imagedataextractor.datasets import default_emps_dir
 from imagedataextractor.figsplit import split_figure
 from imagedataextractor.figsplit.synthetic import CASES, SyntheticFigure, emps_micrographs, make_case, procedural_micrograph
+from imagedataextractor.figsplit.types import box_iou
 
 REPO = Path(__file__).resolve().parents[1]
 FIGSPLIT_FILES = ("__init__.py", "classify.py", "labels.py", "layout.py", "split.py", "types.py")
@@ -55,14 +56,6 @@ def previous_splitter(revision: str, workdir: Path) -> Callable:
     return module.split_figure
 
 
-def iou(a, b) -> float:
-    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def _covered(truth_box, box) -> float:
     width, height = min(truth_box[2], box[2]) - max(truth_box[0], box[0]), min(truth_box[3], box[3]) - max(truth_box[1], box[1])
     area = (truth_box[2] - truth_box[0]) * (truth_box[3] - truth_box[1])
@@ -73,7 +66,7 @@ def score_figure(figure: SyntheticFigure, predicted) -> dict:
     """Per-figure counts that the summary adds up."""
     counts = {"figures": 1, "count": int(len(predicted) == len(figure.panels)), "panels": len(figure.panels), "iou": 0.0, "labelled": 0, "labels": 0, "wrong": 0, "kinds": 0, "merged": 0}
     for truth in figure.panels:
-        overlaps = [iou(truth.bbox, found.bbox) for found in predicted]
+        overlaps = [box_iou(truth.bbox, found.bbox) for found in predicted]
         best = predicted[max(range(len(predicted)), key=overlaps.__getitem__)] if predicted and max(overlaps) > 0 else None
         counts["iou"] += max(overlaps, default=0.0)
         counts["kinds"] += best is not None and best.is_micrograph == truth.is_micrograph

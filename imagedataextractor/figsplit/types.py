@@ -71,3 +71,12 @@ class Panel:
     def to_dict(self) -> dict:
         """bbox, label, is_micrograph, reason and confidence as plain JSON values."""
         return {"bbox": list(self.bbox), "label": self.label, "is_micrograph": self.is_micrograph, "reason": self.reason, "confidence": self.confidence}
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1) in pixels, x1 and y1 exclusive."""
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

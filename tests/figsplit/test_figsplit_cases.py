@@ -17,18 +17,11 @@ from imagedataextractor.figsplit import SplitConfig, split_figure
 from imagedataextractor.figsplit.labels import consistent_labels, expected_labels
 from imagedataextractor.figsplit.layout import find_seams, grey_levels, reading_order
 from imagedataextractor.figsplit.synthetic import CASES, SyntheticFigure, make_case, procedural_micrograph
-
-
-def iou(a, b) -> float:
-    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+from imagedataextractor.figsplit.types import box_iou
 
 
 def best_match(box, panels):
-    return max(panels, key=lambda panel: iou(box, panel.bbox))
+    return max(panels, key=lambda panel: box_iou(box, panel.bbox))
 
 
 def merged_micrographs(figure: SyntheticFigure, panels) -> int:
@@ -49,7 +42,7 @@ def test_every_case_is_split_into_its_panels(name: str) -> None:
     assert len(panels) == len(figure.panels), f"{name}: {[p.bbox for p in panels]} vs {[p.bbox for p in figure.panels]}"
     for truth in figure.panels:
         found = best_match(truth.bbox, panels)
-        assert iou(truth.bbox, found.bbox) >= 0.9, f"{name}: {truth.bbox} best {found.bbox}"
+        assert box_iou(truth.bbox, found.bbox) >= 0.9, f"{name}: {truth.bbox} best {found.bbox}"
         assert found.is_micrograph == truth.is_micrograph, f"{name}: {truth.kind} at {truth.bbox}"
         # A letter is reported only where it is printed, and then it is the printed one.
         assert found.label in (None, truth.label), f"{name}: read {found.label!r} for {truth.label_text!r}"
@@ -152,7 +145,7 @@ def test_a_large_figure_is_laid_out_on_a_reduced_copy_with_boxes_in_figure_pixel
     boxes = [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))]
     assert len(boxes) == 2
     for found, truth in zip(boxes, [(50, 50, 1600, 1350), (1700, 50, 3250, 1350)]):
-        assert iou(found, truth) >= 0.99
+        assert box_iou(found, truth) >= 0.99
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK"])
