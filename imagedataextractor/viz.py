@@ -275,6 +275,7 @@ def uncertainty_figure(uncertainty: np.ndarray, *, max_nats: float) -> Figure:
     """The (H, W) per-pixel uncertainty (mutual information, nats) as an image with a colour bar
     from 0 to ``max_nats`` (values above it show at the top colour)."""
     figure = _figure()
+    figure.subplots_adjust(left=0.02, right=0.8, bottom=0.04, top=0.96)  # room for the colour bar's labels
     axes = figure.add_subplot()
     shown = axes.imshow(uncertainty, cmap="magma", vmin=0.0, vmax=max_nats, interpolation="nearest")
     axes.set_axis_off()

@@ -104,7 +104,8 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
     """Write the review site for database ``db`` (path, SQLAlchemy URL or open
     :class:`~imagedataextractor.store.Database`) into folder ``out``; open ``out/index.html``.
 
-    Pictures are drawn from the rows (particles, distributions, rdfs, scalebars); overlays need the
+    Pictures are drawn from the rows (particles, distributions, rdfs, scalebars, the stored
+    uncertainty map and masked label boxes of extractions); overlays need the
     figure's image file where its ``source`` says (skipped, and said so, when it is gone). Pictures
     already in ``out`` for unchanged rows are kept, so a rerun redraws only what changed.
     ``workers``: processes drawing pictures (default: the CPU count; 1 draws in this process).
