@@ -9,6 +9,8 @@ and what is known of their figure and article, turned into the store's records a
 - a figure and all its panels are written in one transaction, once per run of the figure;
 - the settings hash is :meth:`~imagedataextractor.store.Provenance.settings_sha256`, one function
   (:func:`~imagedataextractor.store.records.settings_sha256`) with the jobs' settings key;
+- ``extractions.uncertainty_png`` is :func:`uncertainty_png` of the panel's uncertainty, and
+  ``extractions.masked_label_boxes`` the boxes of the labels blanked before segmentation;
 - a distribution row's n, mean, median and std are those of ``measure``'s histogram, i.e. of the
   particles the summary and the histogram count (border particles only with ``include_border``).
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .settings import ExtractSettings
+from .store.schema import UNCERTAINTY_MAX_NATS, UNCERTAINTY_MAX_SIDE_PX
 from .store.records import DistributionRecord, FigureRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
 
 if TYPE_CHECKING:
@@ -131,7 +134,31 @@ def image_record(result: ImageResult, settings: ExtractSettings, info: FigureInf
         particles=measured.particles if measured is not None else None,
         distributions=distributions,
         rdf=rdf,
+        uncertainty_png=None if result.uncertainty is None else uncertainty_png(result.uncertainty),
+        # Labels are looked for and blanked only where a segmentation ran; elsewhere nothing is known.
+        masked_label_boxes=None if result.raw_segmentation is None else [reading.bbox for reading in result.labels_in_image],
     )
+
+
+def uncertainty_png(uncertainty: np.ndarray) -> bytes:
+    """An (H, W) float uncertainty map (mutual information, nats) as a grey 8-bit PNG: 0..255 is
+    0..:data:`~imagedataextractor.store.schema.UNCERTAINTY_MAX_NATS` (ln 2; above it clipped),
+    shrunk (area-averaged) to at most :data:`~imagedataextractor.store.schema.UNCERTAINTY_MAX_SIDE_PX`
+    pixels on its long side, aspect ratio kept."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    grey = np.round(np.clip(np.nan_to_num(uncertainty) / UNCERTAINTY_MAX_NATS, 0, 1) * 255).astype(np.uint8)
+    picture = Image.fromarray(grey)
+    height, width = grey.shape
+    scale = UNCERTAINTY_MAX_SIDE_PX / max(height, width)
+    if scale < 1:
+        picture = picture.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def _distribution(histogram: Histogram) -> DistributionRecord:

@@ -271,6 +271,19 @@ def histogram_figure(
     return figure
 
 
+def uncertainty_figure(uncertainty: np.ndarray, *, max_nats: float) -> Figure:
+    """The (H, W) per-pixel uncertainty (mutual information, nats) as an image with a colour bar
+    from 0 to ``max_nats`` (values above it show at the top colour)."""
+    figure = _figure()
+    figure.subplots_adjust(left=0.02, right=0.8, bottom=0.04, top=0.96)  # room for the colour bar's labels
+    axes = figure.add_subplot()
+    shown = axes.imshow(uncertainty, cmap="magma", vmin=0.0, vmax=max_nats, interpolation="nearest")
+    axes.set_axis_off()
+    bar = figure.colorbar(shown, ax=axes, fraction=0.05)
+    bar.set_label("mutual information (nats)")
+    return figure
+
+
 def save_histogram(path: str | Path, histogram: Histogram) -> None:
     """:func:`histogram_figure` of a :class:`~imagedataextractor.measure.Histogram` as a PNG."""
     figure = histogram_figure(histogram.bin_edges, histogram.counts, quantity=histogram.quantity, unit=histogram.unit, mean=histogram.mean, std=histogram.std)

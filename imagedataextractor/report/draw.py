@@ -1,6 +1,7 @@
 """The report's pictures, drawn from database rows: a figure's original (shrunk), and per extraction
-the overlay (fitted ellipses, particle ids, the scalebar found, a scale bar and legend of its own),
-the size and aspect-ratio histograms and g(r). Runs in worker processes, one figure per task."""
+the overlay (fitted ellipses, particle ids, the scalebar found, the masked panel labels where
+recorded, a scale bar and legend of its own), the size and aspect-ratio histograms, g(r) and the
+uncertainty map where stored. Runs in worker processes, one figure per task."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +29,8 @@ class PanelPlots:
     size: Path
     aspect: Path
     rdf: Path
+    #: where the uncertainty map goes, None when the extraction stored none (baselines, older rows)
+    uncertainty: Path | None
     bbox: tuple[int, int, int, int] | None
     particles: pd.DataFrame
     scalebar: dict[str, Any] | None
@@ -33,6 +38,11 @@ class PanelPlots:
     aspect_distribution: dict[str, Any] | None
     rdf_row: dict[str, Any] | None
     n_particles: int
+    #: ``extractions.uncertainty_png`` (8-bit grey, 255 = ``uncertainty_max_nats``), or None
+    uncertainty_png: bytes | None = None
+    uncertainty_max_nats: float = 0.0
+    #: ``extractions.masked_label_boxes``: [[x0, y0, x1, y1], ...] in panel pixels, or None when not recorded
+    masked_label_boxes: list[list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,27 @@ def _overlay(path: Path, figure_image, plots: PanelPlots) -> None:
         box = tuple(bar[f"{side}_px"] for side in ("x0", "y0", "x1", "y1"))
         scalebar = Scalebar(text=bar["text"], value=bar["value"], unit=bar["unit"], length_px=bar["length_px"], nm_per_px=bar["nm_per_px"],
                             box_bbox=None if None in box else box)
-    picture = annotated_overlay(image, None, particles=plots.particles, scalebar=scalebar, masks_recorded=False)
+    boxes = plots.masked_label_boxes
+    blanked = None
+    if boxes is not None:
+        blanked = np.zeros(image.shape[:2], bool)
+        for x0, y0, x1, y1 in boxes:
+            blanked[y0:y1, x0:x1] = True
+    picture = annotated_overlay(image, None, particles=plots.particles, scalebar=scalebar, blanked=blanked,
+                                masked_labels=None if boxes is None else len(boxes), masks_recorded=boxes is not None)
     Image.fromarray(picture).save(path)
+
+
+def _uncertainty(path: Path, png: bytes, max_nats: float) -> None:
+    """Decode the stored grey PNG back to nats and draw it with its colour bar."""
+    import io
+
+    from PIL import Image
+
+    from ..viz import uncertainty_figure
+
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+    uncertainty_figure(grey / 255 * max_nats, max_nats=max_nats).savefig(path)
 
 
 def draw_figure(task: FigureTask) -> None:
@@ -102,6 +131,8 @@ def draw_figure(task: FigureTask) -> None:
         if not plots.aspect.exists():
             kind = plots.aspect_distribution["kind"] if plots.aspect_distribution is not None else "aspect_ratio_feret"
             _histogram(plots.aspect, plots.aspect_distribution, kind, None)
+        if plots.uncertainty is not None and plots.uncertainty_png is not None and not plots.uncertainty.exists():
+            _uncertainty(plots.uncertainty, plots.uncertainty_png, plots.uncertainty_max_nats)
         if not plots.rdf.exists():
             row = plots.rdf_row
             if row is None:

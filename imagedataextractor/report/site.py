@@ -16,6 +16,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..errors import IDEError
 from ..progress import open_bar, route_logging, wanted
+from ..store.schema import UNCERTAINTY_MAX_NATS, UNCERTAINTY_MAX_SIDE_PX
 from .draw import FigureTask, PanelPlots, draw_figure
 from .load import Extraction, Group, ReportData, load
 
@@ -77,6 +78,7 @@ def _plots(folder: Path, extraction: Extraction, bbox) -> PanelPlots:
         size=stem.with_name(stem.name + "-size.png"),
         aspect=stem.with_name(stem.name + "-aspect.png"),
         rdf=stem.with_name(stem.name + "-rdf.png"),
+        uncertainty=None if extraction.row.get("uncertainty_png") is None else stem.with_name(stem.name + "-uncertainty.png"),
         bbox=bbox,
         particles=extraction.particles,
         scalebar=extraction.scalebar,
@@ -84,6 +86,9 @@ def _plots(folder: Path, extraction: Extraction, bbox) -> PanelPlots:
         aspect_distribution=aspect,
         rdf_row=extraction.rdf,
         n_particles=int(extraction.row["n_particles"]),
+        uncertainty_png=extraction.row.get("uncertainty_png"),
+        uncertainty_max_nats=UNCERTAINTY_MAX_NATS,
+        masked_label_boxes=extraction.row.get("masked_label_boxes"),
     )
 
 
@@ -99,7 +104,8 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
     """Write the review site for database ``db`` (path, SQLAlchemy URL or open
     :class:`~imagedataextractor.store.Database`) into folder ``out``; open ``out/index.html``.
 
-    Pictures are drawn from the rows (particles, distributions, rdfs, scalebars); overlays need the
+    Pictures are drawn from the rows (particles, distributions, rdfs, scalebars, the stored
+    uncertainty map and masked label boxes of extractions); overlays need the
     figure's image file where its ``source`` says (skipped, and said so, when it is gone). Pictures
     already in ``out`` for unchanged rows are kept, so a rerun redraws only what changed.
     ``workers``: processes drawing pictures (default: the CPU count; 1 draws in this process).
@@ -169,7 +175,7 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
         environment = _environment()
         group_template = environment.get_template("group.html.j2")
         for group, figures in pages:
-            html = group_template.render(group=group, title=_group_title(group), figures=figures, table_rows=TABLE_ROWS,
+            html = group_template.render(group=group, title=_group_title(group), figures=figures, table_rows=TABLE_ROWS, uncertainty_max_side_px=UNCERTAINTY_MAX_SIDE_PX,
                                          exists=lambda name, folder=out / "articles" / group.key: (folder / name).exists(), version=__version__)
             (out / "articles" / f"{group.key}.html").write_text(html, encoding="utf-8")
             bar.update()

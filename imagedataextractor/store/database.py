@@ -189,6 +189,8 @@ class _ImageRows:
                 "status": prov.status,
                 "reason": prov.reason,
                 "n_particles": len(particles),
+                "uncertainty_png": record.uncertainty_png,
+                "masked_label_boxes": None if record.masked_label_boxes is None else [[int(v) for v in box] for box in record.masked_label_boxes],
             },
             scalebar=None
             if bar is None

@@ -20,7 +20,8 @@ FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet", "json")
 
 def export(db: Database | str | Path, out_dir: str | Path, *, format: ExportFormat = "csv") -> list[Path]:
     """Write each table of :data:`~imagedataextractor.store.schema.DATA_TABLES` to
-    ``out_dir/<table>.<format>``, empty tables included (with their header where the format has one).
+    ``out_dir/<table>.<format>``, empty tables included (with their header where the format has one),
+    binary columns (``extractions.uncertainty_png``, a picture) left out.
 
     csv: UTF-8 with a header row, times as UTC "YYYY-MM-DD HH:MM:SS.ffffff+00:00", JSON columns (bin_edges, counts, radii,
     g_r, materials, settings, extra...) as JSON text. parquet (needs pyarrow): typed columns, JSON
@@ -62,9 +63,11 @@ def export(db: Database | str | Path, out_dir: str | Path, *, format: ExportForm
 
     written = []
     for name in schema.DATA_TABLES:
-        frame = db.read_table(name)
+        table = schema.metadata.tables[name]
+        # Pictures (the uncertainty PNG) are not tabular data: the report shows them.
+        frame = db.read_table(name).drop(columns=[c.name for c in table.columns if isinstance(c.type, sa.LargeBinary)], errors="ignore")
         path = out / f"{name}.{format}"
-        json_columns = [c.name for c in schema.metadata.tables[name].columns if isinstance(c.type, sa.JSON)]
+        json_columns = [c.name for c in table.columns if isinstance(c.type, sa.JSON)]
         try:
             if format == "json":
                 frame.to_json(path, orient="records", date_format="iso", indent=1)

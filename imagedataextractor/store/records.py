@@ -165,6 +165,10 @@ class ImageRecord:
     particles: one row per particle, with the columns of
     :data:`~imagedataextractor.store.schema.PARTICLE_COLUMNS` (others are kept as JSON in
     ``extra``), or None / empty for no particles.
+    uncertainty_png: the per-pixel uncertainty as an 8-bit grey PNG (0..255 = 0..
+    :data:`~imagedataextractor.store.schema.UNCERTAINTY_MAX_NATS` nats of mutual information), or
+    None where the method gives none. masked_label_boxes: (x0, y0, x1, y1) in image pixels of the
+    panel labels blanked before segmentation (empty for none), or None when not recorded.
     """
 
     sha256: str
@@ -181,3 +185,5 @@ class ImageRecord:
     particles: pd.DataFrame | None = None
     distributions: Sequence[DistributionRecord] = ()
     rdf: RdfRecord | None = None
+    uncertainty_png: bytes | None = None
+    masked_label_boxes: Sequence[BBox] | None = None

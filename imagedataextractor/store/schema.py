@@ -28,8 +28,14 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+#: ``extractions.uncertainty_png``: grey level 255 is this many nats of mutual information (ln 2,
+#: the most two-class MC dropout can give); larger values are clipped.
+UNCERTAINTY_MAX_NATS = 0.6931471805599453
+#: ``extractions.uncertainty_png`` is shrunk to at most this many pixels on its long side.
+UNCERTAINTY_MAX_SIDE_PX = 512
+
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 from ..status import STATUSES
 from .records import settings_sha256
@@ -150,6 +156,13 @@ extractions = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("n_particles", sa.Integer, nullable=False),
+    # The panel's per-pixel uncertainty as an 8-bit grey PNG (0..255 = 0..ln 2 nats of mutual
+    # information, see UNCERTAINTY_MAX_NATS), at most UNCERTAINTY_MAX_SIDE_PX on its long side; NULL
+    # where the method gives none (baselines) or for rows older than version 4.
+    sa.Column("uncertainty_png", sa.LargeBinary),
+    # The panel labels blanked before segmentation: [[x0, y0, x1, y1], ...] in panel pixels ([] for
+    # none); NULL where not recorded (no segmentation, rows older than version 4).
+    sa.Column("masked_label_boxes", JSONType),
     sa.UniqueConstraint("panel_id", "settings_sha256"),
     sa.CheckConstraint(f"status IN {STATUSES!r}", name="extraction_status"),
 )
@@ -338,10 +351,18 @@ def _add_panel_confidence(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE panels ADD COLUMN confidence FLOAT"))
 
 
+def _add_uncertainty_and_masked_labels(conn: sa.Connection) -> None:
+    """Version 4: ``extractions.uncertainty_png`` and ``extractions.masked_label_boxes`` (NULL for older rows)."""
+    for name in ("uncertainty_png", "masked_label_boxes"):
+        column_type = extractions.c[name].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE extractions ADD COLUMN {name} {column_type}"))
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
     3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
+    4: ("extractions.uncertainty_png and masked_label_boxes: the uncertainty map and the masked panel labels", _add_uncertainty_and_masked_labels),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

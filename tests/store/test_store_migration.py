@@ -21,6 +21,8 @@ def _version_1_database(url: str) -> None:
             conn.execute(sa.text(f"DROP INDEX {table}_natural_key"))
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN natural_key"))
         conn.execute(sa.text("ALTER TABLE panels DROP COLUMN confidence"))  # added by version 3
+        for column in ("uncertainty_png", "masked_label_boxes"):  # added by version 4
+            conn.execute(sa.text(f"ALTER TABLE extractions DROP COLUMN {column}"))
         conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version > 1))
         article = conn.execute(sa.insert(schema.articles).values(doi="10.1000/a").returning(schema.articles.c.id)).scalar_one()
         figure_ids = [
@@ -43,7 +45,7 @@ def _version_1_database(url: str) -> None:
 def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
     _version_1_database(db_url)
     with open_db(db_url) as db:
-        assert db.schema_version == SCHEMA_VERSION == 3
+        assert db.schema_version == SCHEMA_VERSION == 4
         counts = db.counts()
         assert (counts["articles"], counts["figures"], counts["panels"], counts["extractions"]) == (1, 2, 2, 2)
         assert counts["particles"] == 6  # the later extraction (3 particles) of each panel kept
