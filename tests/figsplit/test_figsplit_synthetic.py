@@ -9,18 +9,11 @@ from imagedataextractor.figsplit import Panel, SplitConfig, split_figure
 from imagedataextractor.figsplit.classify import classify_panel
 from imagedataextractor.imageio import read_image
 from imagedataextractor.figsplit.synthetic import FigureStyle, emps_micrographs, make_figure, procedural_micrograph
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+from imagedataextractor.figsplit.types import box_iou
 
 
 def best_ious(truth, predicted: list[Panel]) -> list[float]:
-    return [max((iou(panel.bbox, found.bbox) for found in predicted), default=0.0) for panel in truth]
+    return [max((box_iou(panel.bbox, found.bbox) for found in predicted), default=0.0) for panel in truth]
 
 
 @pytest.mark.parametrize("separator", ["white", "black", "abutting"])
@@ -47,8 +40,8 @@ def test_plot_panel_is_not_a_micrograph_and_keeps_its_axis_labels() -> None:
         found = split_figure(figure.image, config=SplitConfig(read_labels=False))
         assert len(found) == len(figure.panels), f"seed {seed}"
         for panel in figure.panels:
-            match = max(found, key=lambda candidate: iou(candidate.bbox, panel.bbox))
-            assert iou(match.bbox, panel.bbox) > 0.9
+            match = max(found, key=lambda candidate: box_iou(candidate.bbox, panel.bbox))
+            assert box_iou(match.bbox, panel.bbox) > 0.9
             assert match.is_micrograph == panel.is_micrograph, f"seed {seed}: {panel.kind} classified {match.reason}"
             if not panel.is_micrograph:
                 assert match.reason
@@ -62,7 +55,7 @@ def test_labels_read_in_generated_figures() -> None:
         figure = make_figure(seed, style=style)
         found = split_figure(figure.image)
         for panel in figure.panels:
-            match = max(found, key=lambda candidate: iou(candidate.bbox, panel.bbox))
+            match = max(found, key=lambda candidate: box_iou(candidate.bbox, panel.bbox))
             total += 1
             right += match.label == panel.label
     assert right / total >= 0.7, f"{right} of {total} labels read"
@@ -96,7 +89,7 @@ def test_emps_figures(emps_dir) -> None:
         right += len(found) == len(figure.panels)
         overlaps += best_ious(figure.panels, found)
         for panel in figure.panels:
-            match = max(found, key=lambda candidate: iou(candidate.bbox, panel.bbox))
+            match = max(found, key=lambda candidate: box_iou(candidate.bbox, panel.bbox))
             kinds += 1
             kinds_right += match.is_micrograph == panel.is_micrograph
     assert right >= 9
