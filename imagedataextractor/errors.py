@@ -28,3 +28,8 @@ class HarvestError(IDEError):
 
 class DocumentError(IDEError):
     """An article file could not be parsed into figures."""
+
+
+class ClusterError(IDEError):
+    """A cluster address or cluster config file is invalid, Dask is not installed, or the cluster
+    cannot be reached; the message names the address or the file and key."""

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -46,7 +48,7 @@ from .doi import DoiError, dirname_to_doi, emps_stem, normalise_doi
 from .document.corpus import article_file, figure_image, find_articles
 from .document.em import caption_verdict
 from .errors import DocumentError, IDEError
-from .persistence import ArticleInfo, FigureInfo, save_article, save_figure
+from .persistence import ArticleInfo, FigureInfo, FigureRows, figure_rows, save_article, save_figure_rows
 from .pipeline import ALREADY_EXTRACTED, ImageResult, extract_figure, figure_panels, with_options
 from .progress import open_bar, route_logging, wanted
 from .settings import ExtractSettings
@@ -54,6 +56,7 @@ from .status import Status
 from .store.database import StoreError
 
 if TYPE_CHECKING:
+    from .cluster import ClusterSpec
     from .document import Article, Figure
     from .harvest import HarvestConfig, Harvester, Settings
     from .harvest.harvester import PublisherChoice
@@ -256,6 +259,24 @@ class _Bars:
         self.particles.update(outcome.n_particles)
 
 
+@dataclass(frozen=True)
+class _FigureJob:
+    """One figure to extract, with what is known of its article: its job key, DOI, file, source, and
+    why figure files may be missing (the harvest's failure). Small enough to be a task argument."""
+
+    key: str
+    doi: str | None
+    article_path: Path | None
+    source: str | None
+    harvest_note: str | None
+    figure: Figure
+
+    @property
+    def item(self) -> str:
+        """The figure's item in the jobs table."""
+        return f"{self.key} {self.figure.locator}"
+
+
 class _Run:
     """State of one :func:`extract_articles` call: the database, settings, jobs and outcomes."""
 
@@ -269,7 +290,17 @@ class _Run:
         self.figures: list[FigureOutcome] = []
 
     def article(self, loaded: _Loaded) -> ArticleOutcome:
-        """Store one loaded article and extract its figures; mark it when all are finished."""
+        """Store one loaded article and extract its figures here; mark it when all are finished."""
+        jobs = self.begin(loaded)
+        if isinstance(jobs, ArticleOutcome):
+            return jobs
+        outcomes = [self.figure(job) for job in jobs]
+        self.figures.extend(outcomes)
+        return self.finish(loaded, outcomes)
+
+    def begin(self, loaded: _Loaded) -> ArticleOutcome | list[_FigureJob]:
+        """An article's outcome when it has nothing to extract (not loaded, no figures, done
+        before); else its row is stored and its figures are returned as jobs."""
         article = loaded.article
         if article is None:
             if loaded.key is not None:
@@ -287,72 +318,98 @@ class _Run:
             origin = str(article.path) if loaded.source == "file" else loaded.source
             save_article(self.db, ArticleInfo(loaded.doi, title, article.journal, article.publisher, article.licence, origin))
         self.bars.add_figures(len(article.figures))
-        outcomes = []
-        for figure in article.figures:
-            outcome = self.figure(loaded, figure)
-            self.figures.append(outcome)
-            self.bars.figure(outcome)
-            outcomes.append(outcome)
+        return [_FigureJob(loaded.key, loaded.doi, article.path, loaded.source, loaded.harvest_note, figure) for figure in article.figures]
+
+    def finish(self, loaded: _Loaded, outcomes: list[FigureOutcome]) -> ArticleOutcome:
+        """Mark an article whose figures are all finished; its outcome."""
+        assert loaded.key is not None and loaded.article is not None
         failed = [o for o in outcomes if o.status == "failed"]
         reason = f"{len(failed)} of {len(outcomes)} figures failed" if failed else None
         status: Status = "failed" if failed else "done"
         self.db.mark(loaded.key, status, reason, job=self.article_job)
         return ArticleOutcome(
-            loaded.item, status, reason, loaded.doi, loaded.source, title, len(outcomes),
+            loaded.item, status, reason, loaded.doi, loaded.source, loaded.article.title, len(outcomes),
             sum(o.n_em_panels for o in outcomes), sum(o.n_particles for o in outcomes),
         )
 
-    def figure(self, loaded: _Loaded, figure: Figure) -> FigureOutcome:
-        """Decide, extract, store and mark one figure; its failure is recorded, never raised
-        (except the database's own: without it nothing can be recorded). The figure's row and
-        its panels are saved together, once."""
-        assert loaded.key is not None and loaded.article is not None
-        item = f"{loaded.key} {figure.locator}"
-        base = FigureOutcome(loaded.key, figure.locator, "done", label=figure.label, microscopy=figure.em.microscopy, materials=figure.em.materials)
-        if self.db.status(item, job=self.figure_job) in ("done", "skipped"):
-            return replace(base, status="skipped", reason=ALREADY_EXTRACTED)
-        verdict = caption_verdict(figure.caption, is_em=figure.em.is_em)
-        image_path = figure_image(figure, loaded.article.path)
-        # a figure of an article with a DOI is keyed by (DOI, locator), any other by its image file
-        source = (str(image_path) if image_path else figure.href) if loaded.doi else str(image_path or f"{loaded.key}#{figure.locator}")
-        info = FigureInfo(
-            doi=loaded.doi, locator=figure.locator, source=source, label=figure.label, caption=figure.caption,
-            microscopy=figure.em.microscopy, materials=figure.em.materials, is_em=None if verdict == "uncertain" else verdict == "em",
-        )
-        image: np.ndarray | None = None
-        results: list[ImageResult] = []
-        if verdict == "other":
-            outcome = replace(base, status="skipped", reason=NOT_EM_CAPTION, is_em=False, decided_by="caption")
-        elif image_path is None:
-            reason = f"no image file for this figure ({_missing_image_note(figure, loaded)})"
-            outcome = replace(base, status="failed", reason=reason, is_em=verdict == "em" or None)
-        else:
-            try:
-                from .imageio import read_image
+    def done_before(self, job: _FigureJob) -> FigureOutcome | None:
+        """The skipped outcome of a figure an earlier run finished, else None."""
+        if self.db.status(job.item, job=self.figure_job) in ("done", "skipped"):
+            return replace(_base_outcome(job), status="skipped", reason=ALREADY_EXTRACTED)
+        return None
 
-                image = read_image(image_path)
-                panels = figure_panels(image, self.settings, classify=verdict != "em")
-                is_em = verdict == "em" or any(p.is_micrograph for p in panels)
-                info = replace(info, is_em=is_em)
-                decided_by: Literal["caption", "image"] = "caption" if verdict == "em" else "image"
-                if not is_em:
-                    outcome = replace(base, status="skipped", reason=NOT_EM_IMAGE, is_em=False, decided_by=decided_by)
-                else:
-                    stem = emps_stem(loaded.doi or Path(loaded.key).stem, figure.locator)  # an article without a DOI is keyed by its path
-                    results = extract_figure(image, self.settings, panels, source=str(image_path), stem=stem)
-                    outcome = replace(base, **_figure_status(results), is_em=True, decided_by=decided_by)
-            except StoreError:
-                raise
-            except IDEError as exc:
-                outcome = replace(base, status="failed", reason=str(exc), is_em=verdict == "em" or None)
-            except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the run; traceback logged
-                log.exception("%s: unexpected error", item)
-                outcome = replace(base, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
-        save_figure(self.db, image, results, self.settings, info)
-        if outcome.status != "done":
-            log.info("%s: %s, %s", item, outcome.status, outcome.reason)
-        self.db.mark(item, outcome.status, outcome.reason, job=self.figure_job)  # after its results are committed
+    def store(self, job: _FigureJob, outcome: FigureOutcome, rows: FigureRows) -> None:
+        """Save a figure's rows, then mark it (after its results are committed)."""
+        _store_figure(self.db, self.figure_job, job, outcome, rows)
+
+    def counted(self, outcome: FigureOutcome) -> FigureOutcome:
+        self.bars.figure(outcome)
         return outcome
+
+    def figure(self, job: _FigureJob) -> FigureOutcome:
+        """Decide, extract, store and mark one figure here (see :func:`_extract_figure_job`)."""
+        outcome = self.done_before(job)
+        if outcome is None:
+            outcome, rows = _extract_figure_job(job, self.settings)
+            self.store(job, outcome, rows)
+        return self.counted(outcome)
+
+
+def _base_outcome(job: _FigureJob) -> FigureOutcome:
+    figure = job.figure
+    return FigureOutcome(job.key, figure.locator, "done", label=figure.label, microscopy=figure.em.microscopy, materials=figure.em.materials)
+
+
+def _store_figure(db: Database, figure_job: str, job: _FigureJob, outcome: FigureOutcome, rows: FigureRows) -> None:
+    """Save a figure's rows, then mark it done/skipped/failed in ``figure_job``: a figure is marked
+    only after its results are committed, and saving again replaces (upserts), never adds."""
+    save_figure_rows(db, rows)
+    if outcome.status != "done":
+        log.info("%s: %s, %s", job.item, outcome.status, outcome.reason)
+    db.mark(job.item, outcome.status, outcome.reason, job=figure_job)
+
+
+def _extract_figure_job(job: _FigureJob, settings: ExtractSettings) -> tuple[FigureOutcome, FigureRows]:
+    """Decide whether a figure is EM, extract it when it is, and make its rows; its failure is
+    recorded in the outcome, never raised. The figure's row and its panels are stored together."""
+    figure = job.figure
+    base = _base_outcome(job)
+    verdict = caption_verdict(figure.caption, is_em=figure.em.is_em)
+    image_path = figure_image(figure, job.article_path)
+    # a figure of an article with a DOI is keyed by (DOI, locator), any other by its image file
+    source = (str(image_path) if image_path else figure.href) if job.doi else str(image_path or f"{job.key}#{figure.locator}")
+    info = FigureInfo(
+        doi=job.doi, locator=figure.locator, source=source, label=figure.label, caption=figure.caption,
+        microscopy=figure.em.microscopy, materials=figure.em.materials, is_em=None if verdict == "uncertain" else verdict == "em",
+    )
+    image: np.ndarray | None = None
+    results: list[ImageResult] = []
+    if verdict == "other":
+        outcome = replace(base, status="skipped", reason=NOT_EM_CAPTION, is_em=False, decided_by="caption")
+    elif image_path is None:
+        reason = f"no image file for this figure ({_missing_image_note(job)})"
+        outcome = replace(base, status="failed", reason=reason, is_em=verdict == "em" or None)
+    else:
+        try:
+            from .imageio import read_image
+
+            image = read_image(image_path)
+            panels = figure_panels(image, settings, classify=verdict != "em")
+            is_em = verdict == "em" or any(p.is_micrograph for p in panels)
+            info = replace(info, is_em=is_em)
+            decided_by: Literal["caption", "image"] = "caption" if verdict == "em" else "image"
+            if not is_em:
+                outcome = replace(base, status="skipped", reason=NOT_EM_IMAGE, is_em=False, decided_by=decided_by)
+            else:
+                stem = emps_stem(job.doi or Path(job.key).stem, figure.locator)  # an article without a DOI is keyed by its path
+                results = extract_figure(image, settings, panels, source=str(image_path), stem=stem)
+                outcome = replace(base, **_figure_status(results), is_em=True, decided_by=decided_by)
+        except IDEError as exc:
+            outcome = replace(base, status="failed", reason=str(exc), is_em=verdict == "em" or None)
+        except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the run; traceback logged
+            log.exception("%s: unexpected error", job.item)
+            outcome = replace(base, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
+    return outcome, figure_rows(image, results, settings, info)
 
 
 def _figure_status(results: list[ImageResult]) -> dict[str, Any]:
@@ -368,12 +425,13 @@ def _figure_status(results: list[ImageResult]) -> dict[str, Any]:
     return {"status": "skipped", "reason": f"no micrograph panel ({results[0].reason})" if results else "no panels", **counts}
 
 
-def _missing_image_note(figure: Figure, loaded: _Loaded) -> str:
+def _missing_image_note(job: _FigureJob) -> str:
     """Why a figure has no image file: for a local article the file it names is not there; for a
     harvested one, the harvest's failure."""
-    if loaded.source != "file":
-        return loaded.harvest_note or "not harvested"
-    folder = loaded.article.path.parent if loaded.article is not None and loaded.article.path is not None else None
+    if job.source != "file":
+        return job.harvest_note or "not harvested"
+    figure = job.figure
+    folder = job.article_path.parent if job.article_path is not None else None
     if not figure.href:
         return "the article names no image file"
     return f"{figure.href} not found in {folder}" if "://" not in figure.href else f"{figure.href} is not a local file"
@@ -392,6 +450,9 @@ def extract_articles(
     harvest_settings: Settings | None = None,
     chem_ner: Literal["auto", "builtin", "chemdataextractor"] = "auto",
     progress: bool | None = None,
+    cluster: str | ClusterSpec | None = None,
+    cluster_config: str | Path | None = None,
+    cluster_writes: Literal["workers", "client"] = "workers",
     **options: Any,
 ) -> ArticlesSummary:
     """Extract every EM image of some articles, with its particles measured, into a database.
@@ -404,19 +465,31 @@ def extract_articles(
         (:func:`~imagedataextractor.document.corpus.find_articles`); figure images are looked up in ``figures/`` beside each file.
     db : database path, SQLAlchemy URL or open :class:`~imagedataextractor.store.Database`.
     corpus : the corpus directory for harvesting (required with ``dois``).
-    workers : articles downloaded and parsed at once, in threads, while this thread segments.
+    workers : articles downloaded and parsed at once, in threads, while this thread segments
+        (without ``cluster``).
     settings, options : the runner's settings, as for :func:`imagedataextractor.pipeline.extract`.
     publisher, harvest_config, harvest_settings : as for :class:`~imagedataextractor.harvest.Harvester`
         (endpoints and keys come from the environment and config file when not given).
     chem_ner : caption material recogniser (see :func:`~imagedataextractor.document.analyse_caption`).
     progress : tqdm bars on stderr for articles, figures, EM panels and particles; None: on when
         stderr is a terminal.
+    cluster : run on Dask (extra ``distributed``): ``"local:N"`` (N worker processes here),
+        ``"tcp://HOST:PORT"`` (a running scheduler), or ``"slurm"``, ``"pbs"``, ``"lsf"`` with
+        ``cluster_config`` (a YAML file, :class:`~imagedataextractor.cluster.JobsConfig`). Each
+        article's harvest and each figure's extraction is a task; learned segmentation goes to
+        workers with the resource GPU when there are any; the publishers' rate limits hold for
+        the whole cluster; the Dask dashboard's address is written to stderr. Workers need the
+        corpus directory at the same path (a shared file system) and the database: PostgreSQL, or
+        SQLite with ``local:N`` only.
+    cluster_writes : "workers": each figure task stores its own rows (the default, measured the
+        faster in BENCHMARKS.md); "client": the rows come back to this process, which stores them.
 
     Returns
     -------
     ArticlesSummary
         One outcome per article (input order) and per figure; a failure (article not harvested,
-        malformed, no figures; figure unreadable) is recorded with its reason and the run goes on.
+        malformed, no figures; figure unreadable; a figure task lost with its workers more times
+        than Dask allows) is recorded with its reason and the run goes on.
         A database that cannot be written raises :class:`~imagedataextractor.store.StoreError`.
 
     Example
@@ -425,12 +498,16 @@ def extract_articles(
     >>> summary.count("done"), summary.n_em_panels, summary.n_particles  # doctest: +SKIP
     (1, 3, 230)
     """
-    from .harvest import Harvester
+    from .cluster import ClusterSpec, parse_cluster
+    from .harvest import Harvester, load_settings
     from .store import Database, open_db
 
     started = time.monotonic()
     if workers < 1:
         raise IDEError(f"workers={workers}: must be at least 1")
+    if cluster_writes not in ("workers", "client"):
+        raise IDEError(f"cluster_writes={cluster_writes!r}: choose from workers, client")
+    spec = cluster if isinstance(cluster, ClusterSpec) or cluster is None else parse_cluster(cluster, cluster_config)
     unique: dict[str, str] = {}
     for text in dois:
         try:
@@ -447,22 +524,36 @@ def extract_articles(
         run = _Run(database, run_settings, bars)
         bars.open(stack, len(unique) + len(files))
         finished: dict[int, ArticleOutcome] = {}
-        loaders: list[tuple[int, str, Callable[[], _Loaded]]] = []
+        todo: list[tuple[int, str, str | Path]] = []  # (input index, item, DOI text or article file)
         if unique:
-            harvester = stack.enter_context(
-                Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]  # corpus is not None here: checked above when DOIs are given
-            )
             done_before = database.items("done", job=run.article_job)
             for index, (key, text) in enumerate(unique.items()):
                 if key in done_before:  # finished in an earlier run: not even the corpus is looked at
                     finished[index] = ArticleOutcome(text, "skipped", ALREADY_EXTRACTED, key)
                     bars.article(finished[index])
                 else:
-                    loaders.append((index, text, functools.partial(_load_doi, harvester, text, chem_ner)))
-        for index, file in enumerate(files, start=len(unique)):
-            loaders.append((index, str(file), functools.partial(_load_file, file, chem_ner)))
-        for index, loaded in _overlapped(loaders, workers, stack):
-            outcome = run.article(loaded)
+                    todo.append((index, text, text))
+        todo += [(index, str(file), file) for index, file in enumerate(files, start=len(unique))]
+        if spec is None:
+            loaders: list[tuple[int, str, Callable[[], _Loaded]]] = []
+            if unique:
+                harvester = stack.enter_context(
+                    Harvester(corpus, publisher=publisher, config=harvest_config, settings=harvest_settings)  # type: ignore[arg-type]  # corpus is not None here: checked above when DOIs are given
+                )
+            for index, item, what in todo:
+                load = functools.partial(_load_file, what, chem_ner) if isinstance(what, Path) else functools.partial(_load_doi, harvester, what, chem_ner)
+                loaders.append((index, item, load))
+            outcomes: Iterator[tuple[int, ArticleOutcome]] = ((index, run.article(loaded)) for index, loaded in _overlapped(loaders, workers, stack))
+        else:
+            if unique:
+                harvest_settings = harvest_settings or load_settings()
+                harvest_settings.refuse_placeholder_keys()  # here, before any worker starts on it
+            shared = _ClusterRun(
+                run.settings, run.figure_job, _worker_db_url(database, spec) if cluster_writes == "workers" else None,
+                None if corpus is None else Path(corpus).resolve(), publisher, harvest_config, harvest_settings, chem_ner,
+            )
+            outcomes = _on_cluster(run, spec, shared, todo, stack)
+        for index, outcome in outcomes:
             if outcome.status != "done":
                 log.info("%s: %s, %s", outcome.item, outcome.status, outcome.reason)
             finished[index] = outcome
@@ -497,3 +588,143 @@ def _overlapped(loaders: list[tuple[int, str, Callable[[], _Loaded]]], workers: 
         results = [(pending.pop(future), future.result()) for future in ready]
         refill()
         yield from sorted(results, key=lambda pair: pair[0])
+
+
+# -- on a Dask cluster ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ClusterRun:
+    """What every worker of a cluster run shares, shipped once per worker process through the
+    scheduler (:class:`~imagedataextractor.cluster.engine.RunOnWorkers`), never in a task: the harvest
+    keys and the database password stay out of task keys, logs and spilled data. db_url: where
+    figure tasks store their rows, None when they send them back to the client."""
+
+    settings: ExtractSettings
+    figure_job: str
+    db_url: str | None
+    corpus: Path | None
+    publisher: PublisherChoice
+    harvest_config: HarvestConfig | None
+    harvest_settings: Settings | None
+    chem_ner: Literal["auto", "builtin", "chemdataextractor"]
+
+
+def _worker_db_url(database: Database, spec: ClusterSpec) -> str:
+    """The database URL the workers open (password and all): SQLite only for a ``local:N`` cluster,
+    as the one file must be on the workers' own disk, and as an absolute path."""
+    from .errors import ClusterError
+
+    url = database.engine.url
+    if url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=False)
+    if spec.kind != "local":
+        raise ClusterError(f"--cluster {spec}: workers on other machines cannot share the SQLite file {url.database}; use PostgreSQL")
+    return str(Path(url.database or "").resolve())
+
+
+def _worker_harvester(shared: _ClusterRun) -> Harvester:
+    """A worker process's harvester: its HTTP sessions and the cluster-wide rate limiters."""
+    from .cluster.engine import SharedRateLimiter
+    from .harvest import Harvester
+
+    assert shared.corpus is not None  # extract_articles requires a corpus with DOIs
+    return Harvester(shared.corpus, publisher=shared.publisher, config=shared.harvest_config, settings=shared.harvest_settings,
+                     limiter=SharedRateLimiter)
+
+
+def _worker_database(shared: _ClusterRun) -> Database:
+    from .store import open_db
+
+    assert shared.db_url is not None  # only when workers write
+    return open_db(shared.db_url)
+
+
+def _load_task(run_name: str, what: str | Path) -> _Loaded:
+    """A task: harvest and parse one DOI (or parse one article file) on a worker."""
+    from .cluster.engine import run_values
+
+    plugin = run_values(run_name)
+    shared: _ClusterRun = plugin.values
+    if isinstance(what, Path):
+        return _safe(functools.partial(_load_file, what, shared.chem_ner), str(what))
+    harvester = plugin.shared("harvester", _worker_harvester)
+    return _safe(functools.partial(_load_doi, harvester, what, shared.chem_ner), what)
+
+
+def _figure_task(run_name: str, job: _FigureJob) -> tuple[FigureOutcome, FigureRows | None]:
+    """A task: extract one figure on a worker; store and mark it there (rows None), or return its rows."""
+    from .cluster.engine import run_values
+
+    plugin = run_values(run_name)
+    shared: _ClusterRun = plugin.values
+    outcome, rows = _extract_figure_job(job, shared.settings)
+    if shared.db_url is None:
+        return outcome, rows
+    _store_figure(plugin.shared("database", _worker_database), shared.figure_job, job, outcome, rows)
+    return outcome, None
+
+
+def _on_cluster(run: _Run, spec: ClusterSpec, shared: _ClusterRun, todo: list[tuple[int, str, str | Path]], stack: ExitStack) -> Iterator[tuple[int, ArticleOutcome]]:
+    """(index, outcome) of each article in ``todo`` as it finishes on the cluster: one task per
+    article load, then one per figure (on GPU workers for learned segmentation when there are
+    any); the client stores the articles and marks them, figures are stored by whoever
+    ``shared.db_url`` says."""
+    from .cluster.engine import GPU_RESOURCE, RunOnWorkers, as_completed, gpu_workers, open_client
+    from .segment.config import LEARNED_METHODS
+
+    from tqdm import tqdm
+
+    client = stack.enter_context(open_client(spec))
+    tqdm.write(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+    name = f"ide-run-{uuid.uuid4().hex[:12]}"
+    client.register_plugin(RunOnWorkers(name, shared), name=name)
+    stack.callback(client.unregister_worker_plugin, name)  # closes the workers' harvesters and connections
+    gpu = run.settings.method in LEARNED_METHODS and (gpu_workers(client) > 0 or (spec.jobs is not None and spec.jobs.gpus > 0))
+    resources = {GPU_RESOURCE: 1} if gpu else None
+    tasks = as_completed()
+    # future -> (article index, figure position or None for the article's load, item or figure job)
+    what_of: dict[Any, tuple[int, int | None, str | _FigureJob]] = {}
+    articles: dict[int, tuple[_Loaded, list[FigureOutcome | None]]] = {}
+    for index, item, what in todo:
+        future = client.submit(_load_task, name, what, key=f"ide-article-{index}-{name}", pure=False)
+        what_of[future] = (index, None, item)
+        tasks.add(future)
+    for future in tasks:
+        index, position, item_or_job = what_of.pop(future)
+        try:
+            result = future.result()
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a task lost with its workers, or a bug: recorded, the run goes on
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            if isinstance(item_or_job, _FigureJob):
+                result = (replace(_base_outcome(item_or_job), status="failed", reason=reason), None)
+            else:
+                result = _Loaded(item_or_job, status="failed", reason=reason)
+        future.release()
+        if position is None:  # an article loaded
+            begun = run.begin(result)
+            if isinstance(begun, ArticleOutcome):
+                yield index, begun
+                continue
+            outcomes: list[FigureOutcome | None] = [run.done_before(job) for job in begun]
+            articles[index] = (result, outcomes)
+            for place, (job, before) in enumerate(zip(begun, outcomes)):
+                if before is not None:
+                    run.counted(before)
+                    continue
+                figure_future = client.submit(_figure_task, name, job, key=f"ide-figure-{index}-{place}-{name}", resources=resources, pure=False)
+                what_of[figure_future] = (index, place, job)
+                tasks.add(figure_future)
+        else:  # a figure extracted
+            outcome, rows = result
+            assert isinstance(item_or_job, _FigureJob)
+            if rows is not None:
+                run.store(item_or_job, outcome, rows)
+            articles[index][1][position] = run.counted(outcome)
+        if index in articles and all(o is not None for o in articles[index][1]):
+            loaded, finished = articles.pop(index)
+            done = [o for o in finished if o is not None]
+            run.figures.extend(done)
+            yield index, run.finish(loaded, done)

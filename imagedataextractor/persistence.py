@@ -70,6 +70,42 @@ def save_article(db: Database, article: ArticleInfo) -> int:
     )
 
 
+@dataclass(frozen=True)
+class FigureRows:
+    """A figure's row and its panels' rows, ready to store (:func:`save_figure_rows`): what a
+    cluster worker sends back to the one writer when it does not write itself."""
+
+    figure: FigureRecord
+    images: list[ImageRecord]
+
+
+def figure_rows(
+    figure: np.ndarray | None,
+    results: Sequence[ImageResult] = (),
+    settings: ExtractSettings | None = None,
+    info: FigureInfo = FigureInfo(),
+) -> FigureRows:
+    """The rows :func:`save_figure` stores (same arguments)."""
+    figure_sha = None if figure is None else pixel_sha256(figure)
+    source = info.source or (results[0].source if results else None)
+    if info.doi is None and source is None:
+        source = f"array:{figure_sha}"
+    is_em = info.is_em if info.is_em is not None or not results else any(r.status != "skipped" for r in results)
+    record = FigureRecord(
+        doi=info.doi, locator=info.locator, source=source, label=info.label, caption=info.caption, sha256=figure_sha,
+        microscopy=info.microscopy, materials=info.materials, is_em=is_em,
+    )
+    if results and settings is None:
+        raise TypeError("save_figure: results need the settings they were run with")
+    images = [image_record(result, settings, info) for result in results] if settings is not None else []
+    return FigureRows(record, images)
+
+
+def save_figure_rows(db: Database, rows: FigureRows) -> int:
+    """Save a figure's row and its panels' rows in one transaction; return the figure's id."""
+    return db.save_figure(rows.figure, rows.images)
+
+
 def save_figure(
     db: Database,
     figure: np.ndarray | None,
@@ -85,19 +121,7 @@ def save_figure(
     keyed by ``info.source``, else by the results' source, else by its pixels' hash ("array:<sha256>").
     ``is_em``, when ``info`` leaves it None and there are results, is whether a panel was not skipped.
     """
-    figure_sha = None if figure is None else pixel_sha256(figure)
-    source = info.source or (results[0].source if results else None)
-    if info.doi is None and source is None:
-        source = f"array:{figure_sha}"
-    is_em = info.is_em if info.is_em is not None or not results else any(r.status != "skipped" for r in results)
-    record = FigureRecord(
-        doi=info.doi, locator=info.locator, source=source, label=info.label, caption=info.caption, sha256=figure_sha,
-        microscopy=info.microscopy, materials=info.materials, is_em=is_em,
-    )
-    if results and settings is None:
-        raise TypeError("save_figure: results need the settings they were run with")
-    images = [image_record(result, settings, info) for result in results] if settings is not None else []
-    return db.save_figure(record, images)
+    return save_figure_rows(db, figure_rows(figure, results, settings, info))
 
 
 def image_record(result: ImageResult, settings: ExtractSettings, info: FigureInfo = FigureInfo()) -> ImageRecord:

@@ -81,6 +81,10 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # unpickled in another process (a cluster worker), the value is registered for redaction there too
+        return Secret, (self._value,)
+
     def __repr__(self) -> str:
         return "Secret('***')"
 

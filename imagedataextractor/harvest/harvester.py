@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from .base import Publisher, SourceRecord, verify_image
 from .config import HarvestConfig, Settings, load_settings
 from .elsevier import ElsevierSource
 from .europepmc import EuropePMCSource
-from .http import FetchError, SavedFile, ServiceClient, write_atomic
+from .http import FetchError, Limiter, SavedFile, ServiceClient, write_atomic
 from .provenance import now_iso, read_provenance, write_provenance
 from .route import FALLBACK_SOURCES, SOURCES_FOR, CrossrefLookup, publisher_from_prefix
 from .springer import SpringerSource
@@ -125,6 +125,8 @@ class Harvester:
     publisher: "auto" routes each DOI by prefix or Crossref; a name uses only that source.
     figures: "all" figure files, or "em" only those whose caption names electron microscopy.
     retry_failed: also retry DOIs whose earlier failure was permanent (404, malformed XML, ...).
+    limiter: ``limiter(service, requests_per_s)`` makes each service's rate limiter (default: one
+    per service in this process; a cluster run passes one shared by all its workers).
     Raises :class:`HarvestError` for a placeholder key aimed at a real service.
     """
 
@@ -137,6 +139,7 @@ class Harvester:
         config: HarvestConfig | None = None,
         settings: Settings | None = None,
         retry_failed: bool = False,
+        limiter: Callable[[str, float], Limiter] | None = None,
     ) -> None:
         if publisher not in PUBLISHER_CHOICES:
             raise HarvestError(f"publisher={publisher!r}: expected one of {', '.join(PUBLISHER_CHOICES)}")
@@ -156,6 +159,9 @@ class Harvester:
             )
         }
         self.crossref = CrossrefLookup(self.settings, self.config)
+        if limiter is not None:
+            for client in self._clients():
+                client.limiter = limiter(client.name, self.config.rate_for(client.name))
 
     def __enter__(self) -> Harvester:
         return self

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -67,6 +67,16 @@ def user_agent(contact_email: str | None) -> str:
     return f"imagedataextractor/{__version__} (+https://github.com/by256/imagedataextractor{contact})"
 
 
+class Limiter(Protocol):
+    """A service's request limit: :meth:`wait` before each request; :meth:`back_off` when the server
+    asks every client to wait (429 or 503 with Retry-After). :class:`RateLimiter` holds for the
+    threads of one process; a cluster shares one (:class:`imagedataextractor.cluster.engine.SharedRateLimiter`)."""
+
+    def wait(self) -> None: ...
+
+    def back_off(self, seconds: float) -> None: ...
+
+
 class RateLimiter:
     """At most ``per_s`` starts per second, shared by all threads: each caller reserves the next slot."""
 
@@ -82,6 +92,11 @@ class RateLimiter:
             self._next = slot + self._interval
         if slot > now:
             time.sleep(slot - now)
+
+    def back_off(self, seconds: float) -> None:
+        """No thread starts a request for the next ``seconds``."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -181,7 +196,7 @@ class ServiceClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=config.workers_per_host, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.limiter = RateLimiter(config.rate_for(name))
+        self.limiter: Limiter = RateLimiter(config.rate_for(name))
         self.pool = ThreadPoolExecutor(max_workers=config.workers_per_host, thread_name_prefix=f"ide-{name}")
         self._slots = threading.BoundedSemaphore(config.workers_per_host)
         self._credentials = dict(credentials or {})
@@ -236,7 +251,10 @@ class ServiceClient:
                     break
                 wait_s = retry.wait_s if retry.wait_s is not None else self._backoff(attempt)
                 log.debug("%s: %s; retry %d of %d in %.2f s", public, reason, attempt, self.config.max_attempts - 1, wait_s)
-                time.sleep(wait_s)
+                if retry.wait_s is not None:  # the server's own Retry-After: every request to it waits, not this one only
+                    self.limiter.back_off(wait_s)
+                else:
+                    time.sleep(wait_s)
         raise FetchError(f"{public}: {reason} (gave up after {self.config.max_attempts} attempts)", unavailable=True)
 
     def _trusted(self, url: str) -> bool:

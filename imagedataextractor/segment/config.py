@@ -17,6 +17,8 @@ BPARTIS_MODES: dict[str, dict[str, Any]] = {
 #: Every segmentation method name: BPartIS modes, classical baselines, learned baselines, Mask R-CNN
 #: (:func:`imagedataextractor.segment.segment` dispatches on them).
 METHODS = (*BPARTIS_MODES, "ide1", "gmm", "watershed", "unet", "dilated-unet-crf", "maskrcnn")
+#: The methods that run a network: on a cluster they go to GPU workers when there are any.
+LEARNED_METHODS = (*BPARTIS_MODES, "unet", "dilated-unet-crf", "maskrcnn")
 #: BPartIS inference precisions ("auto" is resolved from the CPU by :func:`.precision.resolve_precision`).
 PRECISION_NAMES = PRECISION_CHOICES
 
