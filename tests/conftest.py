@@ -4,6 +4,7 @@ set is absent (a user's fresh machine); CI has it at ../shared/emps."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from imagedataextractor.datasets import default_emps_dir
+from pg_server import PgCluster, pg_bin_dir
 
 DATA = Path(__file__).parent / "data"
 
@@ -32,3 +34,18 @@ def emps_dir() -> Path:
     if not (root / "images").is_dir():
         pytest.skip(f"full EMPS set not found at {root} (set IDE_EMPS_DIR)")
     return root
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL server for the session (skipped with the reason where its binaries or psycopg are absent)."""
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed: pip install 'imagedataextractor[postgres]'")
+    cluster = PgCluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -27,6 +27,11 @@ from ._options import bpartis_config, bpartis_options
               help="Corpus directory that --doi-list articles are harvested into (default: OUT/corpus).")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Articles downloaded and parsed at once while figures are segmented.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Articles: run on Dask: local:N (N worker processes here), tcp://HOST:PORT (a running scheduler), or slurm, pbs, lsf "
+                   "(jobs from --cluster-config). Needs the extra 'distributed'; see README 'Running on a cluster'.")
+@click.option("--cluster-config", "cluster_config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file of the batch jobs for --cluster slurm|pbs|lsf: queue, cores, memory, walltime, gpus, jobs or adaptive.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Harvest config file with keys and URLs (default: $IDE_CONFIG, else ide.toml in the user config directory).")
 @click.option("--method", type=click.Choice(METHODS), default="bpartis", show_default=True, help="Segmentation method (see `ide segment --help`).")
@@ -40,7 +45,7 @@ from ._options import bpartis_config, bpartis_options
                    "(default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: for images {results: [...], n_done, n_skipped, n_failed}; for articles the run summary.")
-def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_file, method, keep_border, no_label_mask, no_split, device,
+def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, cluster, cluster_config, config_file, method, keep_border, no_label_mask, no_split, device,
                     model, samples, tu, seed, precision, compile_activations, flips, progress, as_json):
     """Extract particle statistics from FIGURE_OR_DIR... (image files, or folders of them), or from
     the EM figures of articles: ARTICLE.xml|ARTICLE.html|DIR... (a DIR of article files, or a
@@ -64,15 +69,21 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
     Exit status: 0 every input done or skipped, 3 some failed, 1 every input failed or an error
     stopped the run, 2 usage error.
 
+    With --cluster, each article's harvest and each figure's extraction is a Dask task: on N local
+    worker processes, an existing scheduler, or SLURM/PBS/LSF jobs (--cluster-config); the
+    publishers' rate limits hold for the whole cluster and the Dask dashboard's address is printed.
+
     \b
     Example:
       ide extract --doi-list corpus/demo/dois.txt --out demo-out --method watershed
+      ide extract --doi-list corpus/demo/dois.txt --out demo-out --method watershed --cluster local:2
     """
     from ..document.corpus import is_article_source
     from ..settings import ExtractSettings
 
     if not sources and doi_list is None:
         raise click.UsageError("give figures, articles or --doi-list FILE")
+    spec = _cluster_spec(cluster, cluster_config)
     config = bpartis_config(model, samples, tu, seed, precision, compile_activations, device, flips)
     settings = ExtractSettings(method=method, split=not no_split, keep_border=keep_border, mask_labels=not no_label_mask, bpartis=config)
     _check_writable(out_dir)
@@ -82,9 +93,26 @@ def extract_command(sources, doi_list, out_dir, db, corpus_dir, workers, config_
         if len(article_sources) != len(sources):
             images = ", ".join(str(s) for s in sources if s not in article_sources)
             raise click.UsageError(f"give either figures or articles, not both (not articles: {images})")
-        _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, config_file, settings, progress, as_json)
+        _extract_articles(article_sources, doi_list, out_dir, db, corpus_dir, workers, spec, config_file, settings, progress, as_json)
+    elif spec is not None:
+        raise click.UsageError("--cluster runs articles (--doi-list FILE or article files), not images")
     else:
         _extract_images(sources, out_dir, db, settings, progress, as_json)
+
+
+def _cluster_spec(cluster, cluster_config):
+    """The parsed --cluster (None without it); a bad address or config file is a usage error."""
+    from ..cluster import parse_cluster
+    from ..errors import ClusterError
+
+    if cluster is None:
+        if cluster_config is not None:
+            raise click.UsageError("--cluster-config needs --cluster slurm, pbs or lsf")
+        return None
+    try:
+        return parse_cluster(cluster, cluster_config)
+    except ClusterError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--cluster'") from None
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -132,7 +160,9 @@ def _extract_images(sources, out_dir: Path, db, settings, progress, as_json: boo
     exit_for_batch(counts["failed"], len(results))
 
 
-def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, config_file, settings, progress, as_json: bool) -> None:
+def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers: int, cluster, config_file, settings, progress,
+                      as_json: bool) -> None:
+    from ..errors import IDEError
     from ..harvest import HarvestConfig, load_settings, read_doi_list
     from ..literature import extract_articles
 
@@ -148,7 +178,10 @@ def _extract_articles(sources, doi_list, out_dir: Path, db, corpus_dir, workers:
             harvest_settings=load_settings(config_file=config_file) if dois else None,
             progress=sys.stderr.isatty() if progress is None else progress,
             settings=settings,
+            cluster=cluster,
         )
+    except IDEError as exc:
+        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("Interrupted: run the same command again to resume where it stopped.", err=True)
         click.get_current_context().exit(130)

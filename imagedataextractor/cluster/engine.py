@@ -8,13 +8,12 @@
   is in no task key, task log line or spilled result. Objects built from them (a harvester, a
   database connection) are made once per worker process (:meth:`RunOnWorkers.shared`).
 - :class:`SharedRateLimiter`: one publisher rate limit for the whole cluster: the next free request
-  slot of each service lives in a Dask ``Variable`` on the scheduler, read and moved under a Dask
+  slot of each service lives on the scheduler (its task metadata), read and moved under a Dask
   ``Lock``; a 429's Retry-After moves it for every worker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -138,27 +137,22 @@ def run_values(name: str) -> RunOnWorkers:
 class SharedRateLimiter:
     """At most ``per_s`` request starts per second for ``service`` across every worker of the
     cluster, and a Retry-After honoured by all of them. The next free slot (a wall-clock time, so
-    the workers' clocks must agree, as NTP keeps them within milliseconds) is a Dask ``Variable``
-    on the scheduler; each request reserves one under a Dask ``Lock`` (four round trips to the
+    the workers' clocks must agree, as NTP keeps them within milliseconds) is kept in the
+    scheduler's metadata; each request reserves one under a Dask ``Lock`` (four round trips to the
     scheduler, a few ms). A worker killed while holding the lock holds it until Dask's lease
     timeout (``distributed.scheduler.locks.lease-timeout``, 30 s)."""
 
     def __init__(self, service: str, per_s: float, client: distributed.Client | None = None) -> None:
-        client = client or distributed.get_client()
-        name = f"ide-rate-limit-{service}"
+        self._client = client or distributed.get_client()
+        self._key = ["ide-rate-limit", service]  # the scheduler's metadata: read with a default, no error when unset
         self._interval = 1.0 / per_s if per_s > 0 else 0.0
-        self._lock = distributed.Lock(name)  # on the scheduler this worker (or client) is connected to
-        self._next = distributed.Variable(name, client=client)
+        self._lock = distributed.Lock(f"ide-rate-limit-{service}")  # on the scheduler this worker (or client) is connected to
 
     def _move(self, earliest: Callable[[float, float], float]) -> float:
         """Under the lock, set the next free slot to ``earliest(now, next free slot)``; return it."""
         with self._lock:
-            try:
-                slot = float(self._next.get(timeout=0))
-            except (TimeoutError, asyncio.TimeoutError):  # never set: the first request of this service
-                slot = 0.0
-            reserved = earliest(time.time(), slot)
-            self._next.set(reserved)
+            reserved = earliest(time.time(), float(self._client.get_metadata(self._key, default=0.0)))
+            self._client.set_metadata(self._key, reserved)
         return reserved
 
     def wait(self) -> None:
