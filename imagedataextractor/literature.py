@@ -477,7 +477,8 @@ def extract_articles(
         ``"tcp://HOST:PORT"`` (a running scheduler), or ``"slurm"``, ``"pbs"``, ``"lsf"`` with
         ``cluster_config`` (a YAML file, :class:`~imagedataextractor.cluster.JobsConfig`). Each
         article's harvest and each figure's extraction is a task; learned segmentation goes to
-        workers with the resource GPU when there are any; the publishers' rate limits hold for
+        workers with the resource GPU when there are any (on CUDA there, where the settings
+        say cpu); the publishers' rate limits hold for
         the whole cluster; the Dask dashboard's address is written to stderr. Workers need the
         corpus directory at the same path (a shared file system) and the database: PostgreSQL, or
         SQLite with ``local:N`` only.
@@ -654,11 +655,16 @@ def _load_task(run_name: str, what: str | Path) -> _Loaded:
 
 def _figure_task(run_name: str, job: _FigureJob) -> tuple[FigureOutcome, FigureRows | None]:
     """A task: extract one figure on a worker; store and mark it there (rows None), or return its rows."""
-    from .cluster.engine import run_values
+    from .cluster.engine import on_gpu_worker, run_values
+    from .segment.config import LEARNED_METHODS
 
     plugin = run_values(run_name)
     shared: _ClusterRun = plugin.values
-    outcome, rows = _extract_figure_job(job, shared.settings)
+    settings = shared.settings
+    if settings.method in LEARNED_METHODS and settings.bpartis.device == "cpu" and on_gpu_worker():
+        # sent here for its GPU (where it runs does not change the settings' key)
+        settings = replace(settings, bpartis=replace(settings.bpartis, device="cuda"))
+    outcome, rows = _extract_figure_job(job, settings)
     if shared.db_url is None:
         return outcome, rows
     _store_figure(plugin.shared("database", _worker_database), shared.figure_job, job, outcome, rows)

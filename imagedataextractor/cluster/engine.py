@@ -30,7 +30,7 @@ except ModuleNotFoundError:  # the optional extra is missing
     raise ClusterError("--cluster needs Dask distributed: pip install 'imagedataextractor[distributed]'") from None
 from distributed import as_completed
 
-__all__ = ["GPU_RESOURCE", "RunOnWorkers", "SharedRateLimiter", "as_completed", "gpu_workers", "job_script", "open_client", "run_values"]
+__all__ = ["GPU_RESOURCE", "RunOnWorkers", "SharedRateLimiter", "as_completed", "gpu_workers", "job_script", "on_gpu_worker", "open_client", "run_values"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,15 @@ class RunOnWorkers(distributed.WorkerPlugin):
         self._made.clear()
 
 
+def on_gpu_worker() -> bool:
+    """Whether this task runs on a worker that declares the GPU resource and whose PyTorch sees CUDA."""
+    if distributed.get_worker().state.total_resources.get(GPU_RESOURCE, 0) < 1:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def run_values(name: str) -> RunOnWorkers:
     """The :class:`RunOnWorkers` plugin ``name`` of the worker this task runs on."""
     plugin = distributed.get_worker().plugins.get(name)
@@ -138,31 +147,37 @@ class SharedRateLimiter:
     """At most ``per_s`` request starts per second for ``service`` across every worker of the
     cluster, and a Retry-After honoured by all of them. The next free slot (a wall-clock time, so
     the workers' clocks must agree, as NTP keeps them within milliseconds) is kept in the
-    scheduler's metadata; each request reserves one under a Dask ``Lock`` (four round trips to the
+    scheduler's metadata; each request reserves one under a Dask ``Lock`` and, when its slot has
+    come, checks that no Retry-After has paused the service meanwhile (five round trips to the
     scheduler, a few ms). A worker killed while holding the lock holds it until Dask's lease
     timeout (``distributed.scheduler.locks.lease-timeout``, 30 s)."""
 
     def __init__(self, service: str, per_s: float, client: distributed.Client | None = None) -> None:
         self._client = client or distributed.get_client()
-        self._key = ["ide-rate-limit", service]  # the scheduler's metadata: read with a default, no error when unset
+        # kept in the scheduler's metadata: read with a default, no error while unset
+        self._next_key = ["ide-rate-limit", service, "next"]
+        self._pause_key = ["ide-rate-limit", service, "paused-until"]
         self._interval = 1.0 / per_s if per_s > 0 else 0.0
         self._lock = distributed.Lock(f"ide-rate-limit-{service}")  # on the scheduler this worker (or client) is connected to
 
-    def _move(self, earliest: Callable[[float, float], float]) -> float:
-        """Under the lock, set the next free slot to ``earliest(now, next free slot)``; return it."""
-        with self._lock:
-            reserved = earliest(time.time(), float(self._client.get_metadata(self._key, default=0.0)))
-            self._client.set_metadata(self._key, reserved)
-        return reserved
+    def _read(self, key: list[str]) -> float:
+        return float(self._client.get_metadata(key, default=0.0))
 
     def wait(self) -> None:
-        """Block until this worker may start a request."""
-        interval = self._interval
-        taken = self._move(lambda now, slot: max(now, slot) + interval) - interval
-        delay = taken - time.time()
-        if delay > 0:
-            time.sleep(delay)
+        """Block until this worker may start a request: its slot has come, and no Retry-After
+        received meanwhile (by any worker) says to wait longer."""
+        while True:
+            with self._lock:
+                slot = max(time.time(), self._read(self._next_key))
+                self._client.set_metadata(self._next_key, slot + self._interval)
+            if slot > time.time():
+                time.sleep(slot - time.time())
+            if self._read(self._pause_key) <= time.time():
+                return
 
     def back_off(self, seconds: float) -> None:
         """No worker starts a request for the next ``seconds`` (a server's Retry-After)."""
-        self._move(lambda now, slot: max(slot, now + seconds))
+        with self._lock:
+            until = time.time() + seconds
+            self._client.set_metadata(self._pause_key, max(until, self._read(self._pause_key)))
+            self._client.set_metadata(self._next_key, max(until, self._read(self._next_key)))

@@ -78,25 +78,33 @@ class Limiter(Protocol):
 
 
 class RateLimiter:
-    """At most ``per_s`` starts per second, shared by all threads: each caller reserves the next slot."""
+    """At most ``per_s`` starts per second, shared by all threads: each caller reserves the next slot,
+    and starts when it has come unless a Retry-After received meanwhile says to wait longer."""
 
     def __init__(self, per_s: float) -> None:
         self._interval = 1.0 / per_s if per_s > 0 else 0.0
         self._next = 0.0
+        self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                slot = max(now, self._next)
+                self._next = slot + self._interval
+            if slot > now:
+                time.sleep(slot - now)
+            with self._lock:
+                if self._paused_until <= time.monotonic():
+                    return
 
     def back_off(self, seconds: float) -> None:
         """No thread starts a request for the next ``seconds``."""
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
+            until = time.monotonic() + seconds
+            self._paused_until = max(self._paused_until, until)
+            self._next = max(self._next, until)
 
 
 def parse_retry_after(value: str | None) -> float | None:
