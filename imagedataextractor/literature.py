@@ -18,7 +18,9 @@ its panels together, once (:func:`~imagedataextractor.persistence.save_figure`).
 Concurrency: downloads and article parsing run in ``workers`` threads, each DOI within the
 harvester's per-host rate limits, while the calling thread segments and stores; at most
 ``2 * workers`` articles are downloading or waiting to be segmented (a bounded queue), so memory
-stays flat for any length of DOI list.
+stays flat for any length of DOI list. With ``cluster``, the same steps are Dask tasks (one per
+article load, one per figure) on the cluster's workers (:mod:`imagedataextractor.cluster`), and this
+process stores the articles, marks them and shows the progress.
 
 Resume: each figure is marked in the ``jobs`` table (job ``figures:<method>:<settings key>``) only
 after its results are committed, and each article (job ``articles:...``) after all its figures.

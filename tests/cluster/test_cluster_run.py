@@ -147,3 +147,44 @@ def test_learned_segmentation_goes_to_the_gpu_worker(dask_cluster, replay, tmp_p
     finally:
         worker.send_signal(signal.SIGINT)  # the worker leaves the scheduler and exits
         worker.wait(timeout=60)
+
+
+def _cli(dois: Path, out: Path, db: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "imagedataextractor", "extract", "--doi-list", str(dois), "--out", str(out), "--db", db,
+            "--method", "watershed", "--no-progress", "--cluster", "local:2", *extra]
+
+
+@pytest.mark.slow  # two local:2 clusters of the command line's own
+def test_cli_client_killed_mid_run_resumes_to_the_same_database(single_process, pg_cluster, replay, tmp_path) -> None:
+    """``ide extract --doi-list --cluster local:2 --db postgresql://...``: the client SIGKILLed
+    mid-run (its workers go with it), the same command again finishes the run; the database equals
+    the single-process run's."""
+    import psutil
+
+    expected_summary, expected_db, expected_corpus = single_process
+    dois = tmp_path / "dois.txt"
+    dois.write_text("\n".join(SUBSET) + "\n")
+    db = pg_cluster.new_database()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    replay.latency_s = 0.1
+    try:
+        client = subprocess.Popen(_cli(dois, tmp_path / "out", db), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open_db(db) as database:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and client.poll() is None:
+                if database.read_table("jobs")["job"].str.startswith("figures:").any():
+                    break
+                time.sleep(0.05)
+        workers = psutil.Process(client.pid).children(recursive=True)
+        client.kill()
+        client.wait(timeout=60)
+        _, alive = psutil.wait_procs(workers, timeout=60)
+        assert alive == []  # no worker process outlives its client
+        with open_db(db) as database:
+            assert len(database.read_table("jobs")) < 3 + 5  # cut before the end
+        again = subprocess.run(_cli(dois, tmp_path / "out", db, "--json"), env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        replay.latency_s = 0.0
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Dask dashboard: http://" in again.stderr
+    assert _tables(db, tmp_path / "out" / "corpus") == _tables(expected_db, expected_corpus)
