@@ -64,6 +64,10 @@ def open_client(spec: ClusterSpec) -> Iterator[distributed.Client]:
     processes here; a batch system submits its jobs (``jobs``, or adaptive between minimum and
     maximum). Clusters started here are closed on exit; a running scheduler is left running."""
     with ExitStack() as stack:
+        quiet = logging.getLogger("distributed")
+        if not log.isEnabledFor(logging.INFO):  # Dask's info lines (workers starting, closing) only with ide -v
+            stack.callback(quiet.setLevel, quiet.level)
+            quiet.setLevel(logging.WARNING)
         target: Any
         if spec.kind == "local":
             target = stack.enter_context(
