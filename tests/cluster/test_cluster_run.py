@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_DOIS, KEYS, SUBSET, fast_config
+from cluster_setup import DEMO_DOIS, KEYS, SUBSET, fast_config
 from db_tables import comparable_tables
 
 from imagedataextractor.harvest.replay import SERVICE_PREFIXES, Fault
