@@ -144,6 +144,11 @@ def test_learned_segmentation_goes_to_the_gpu_worker(dask_cluster, replay, tmp_p
         where = {str(r["key"]): r["worker"] for r in client.get_task_stream()}
         figures = {key: address for key, address in where.items() if key.startswith("ide-figure-")}
         assert len(figures) == 5 and set(figures.values()) == {gpu_address}
+        # the worker loaded the network once for its 3 EM panels (a cache per process)
+        from imagedataextractor.segment.learned import _model
+
+        loads = client.run(lambda: _model._load.cache_info().misses, workers=[gpu_address])
+        assert loads == {gpu_address: 1}
     finally:
         worker.send_signal(signal.SIGINT)  # the worker leaves the scheduler and exits
         worker.wait(timeout=60)
