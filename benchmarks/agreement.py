@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from imagedataextractor.datasets import default_emps_dir, load_split
@@ -33,12 +35,19 @@ from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ide2_original import load_original  # noqa: E402  (a sibling benchmark script)
+from methods_comparison import replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Cached maps per segmenter: "filtered" (Bayesian + uncertainty filter, the paper's row) and
 #: "unfiltered" (the same MC inference before the filter).
 VARIANTS = ("filtered", "unfiltered")
 SEGMENTERS = ("ours", "ide2")
+NAMES = {"ours": "ours (shipped `bpartis-emps`, default settings)", "ide2": "IDE 2.0.4's own code and checkpoint",
+         "gt512": "hand labels through 512x512 and back"}
+BEGIN = "<!-- agreement:begin (written by benchmarks/agreement.py; edits here are overwritten) -->"
+END = "<!-- agreement:end -->"
+#: Both networks segment at 512x512 and the maps are resized to the image (nearest neighbour).
+NETWORK_SIZE = 512
 
 
 def n_instances(labels: np.ndarray) -> int:
@@ -94,6 +103,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segment-only", action="store_true", help="Fill the cache and stop.")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "figures" / "agreement_per_image.csv")
+    parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     samples = []
@@ -104,6 +115,98 @@ def main() -> None:
     if args.segment_only:
         print(f"{len(samples)} images cached in {args.cache}")
         return
+    rows = score(samples, args.cache)
+    rows.to_csv(args.out, index=False)
+    section = report(rows, command="python benchmarks/agreement.py --wheel DIR --checkpoint seg-model.pt --cache DIR",
+                     per_image=os.path.relpath(args.out.resolve(), args.benchmarks.resolve().parent))
+    print(section)
+    text = args.benchmarks.read_text() if args.benchmarks.exists() else "# Benchmarks\n"
+    args.benchmarks.write_text(replace_section(text, section, BEGIN, END))
+
+
+def through_network_size(labels: np.ndarray) -> np.ndarray:
+    """An instance map resized to the networks' input size and back (nearest neighbour, as both
+    pipelines resize their output): what the resolution alone changes in the particle statistics."""
+    height, width = labels.shape
+    small = Image.fromarray(labels.astype(np.int32)).resize((NETWORK_SIZE, NETWORK_SIZE), Image.Resampling.NEAREST)
+    return np.asarray(small.resize((width, height), Image.Resampling.NEAREST)).astype(np.uint16)
+
+
+def score(samples: list, cache: Path) -> pd.DataFrame:
+    """One row per (image, segmenter, variant, border rule): particles counted and the three
+    distances. Segmenters: the cached ones and ``gt512`` (the hand labels through the network's
+    resolution); variants: ``filtered``/``unfiltered`` (``gt512``: ``filtered`` only); border:
+    ``excluded`` (the check's rule) or ``included``."""
+    rows = []
+    for sample in tqdm(samples, desc="score"):
+        truth = sample.load()[1]
+        maps = {(who, variant): np.load(cache / who / f"{sample.name}.npz")[variant] for who in SEGMENTERS for variant in VARIANTS}
+        maps["gt512", "filtered"] = through_network_size(truth)
+        for include_border in (False, True):
+            truth_stats = particle_stats(truth, include_border=include_border)
+            for (who, variant), labels in maps.items():
+                result = compare_stats(truth_stats, particle_stats(labels, include_border=include_border))
+                rows.append({"image": sample.name, "n_true": n_instances(truth), "segmenter": who, "variant": variant,
+                             "border": "included" if include_border else "excluded", "n_gt_counted": result.n_gt,
+                             "n_pred_counted": result.n_pred, **result.distances()})
+    return pd.DataFrame(rows)
+
+
+def paired(rows: pd.DataFrame, variant: str, border: str) -> pd.DataFrame:
+    """Per measure: mean of ours and of the original over the images, and the paired difference
+    ours - original, mean and standard error (images where both are finite)."""
+    chosen = rows[(rows["variant"] == variant) & (rows["border"] == border)].set_index(["image", "segmenter"])
+    out = {}
+    for key in ANALYSIS_KEYS:
+        wide = chosen[key].unstack("segmenter")[list(SEGMENTERS)].dropna()
+        diff = wide["ours"] - wide["ide2"]
+        out[key] = {"ours": wide["ours"].mean(), "ide2": wide["ide2"].mean(), "diff": diff.mean(),
+                    "se": diff.std(ddof=1) / math.sqrt(len(diff)), "n": len(diff), "ours_better": int((diff < 0).sum())}
+    return pd.DataFrame(out)
+
+
+def means(rows: pd.DataFrame, who: str, variant: str, border: str) -> list[float]:
+    chosen = rows[(rows["segmenter"] == who) & (rows["variant"] == variant) & (rows["border"] == border)]
+    return [float(chosen[key].mean()) for key in ANALYSIS_KEYS]
+
+
+def _cells(values) -> str:
+    return " | ".join(f"{v:.4f}" for v in values)
+
+
+def report(rows: pd.DataFrame, *, command: str, per_image: str) -> str:
+    """The BENCHMARKS.md section: the agreement table under the check's rule, then the diagnostics."""
+    primary = paired(rows, "filtered", "excluded")
+    n_images = rows["image"].nunique()
+    lines = [
+        "## Agreement of particle statistics with hand labels (issue 31)",
+        "",
+        f"`{command}`: the EMPS test images with at least {MIN_GT_PARTICLES} labelled particles ({n_images}), each",
+        "segmented once by this package's BPartIS and by IDE 2.0.4's own `ParticleSegmenter` (cached maps),",
+        f"scored by the same code, `imagedataextractor/evaluate/analysis.py`. Per-image rows: `{per_image}`.",
+        "",
+        "| segmentation | images | size cos | AR cos | RDF rmse |",
+        "|---|---|---|---|---|",
+        f"| paper: BPartIS Bayesian + filter (its own, unpublished, evaluation code) | | {_cells(PAPER_ANALYSIS['bpartis'])} |",
+        f"| {NAMES['ide2']}, Bayesian + filter | {n_images} | {_cells(primary.loc['ide2'])} |",
+        f"| **{NAMES['ours']}, Bayesian + filter** | {n_images} | {_cells(primary.loc['ours'])} |",
+        "| paired difference ours - original, mean +- SE | | "
+        + " | ".join(f"{d:+.4f} +- {e:.4f}" for d, e in zip(primary.loc["diff"], primary.loc["se"])) + " |",
+        "| images where ours is closer | | " + " | ".join(f"{int(b)}/{int(n)}" for b, n in zip(primary.loc["ours_better"], primary.loc["n"])) + " |",
+        f"| {NAMES['gt512']} (the resolution's floor) | {n_images} | {_cells(means(rows, 'gt512', 'filtered', 'excluded'))} |",
+        "",
+        "Diagnostics (means over the same images; not used to choose the rule above):",
+        "",
+        "| segmentation | border particles | size cos | AR cos | RDF rmse |",
+        "|---|---|---|---|---|",
+    ]
+    for border in ("excluded", "included"):
+        for variant in VARIANTS:
+            for who in SEGMENTERS:
+                lines.append(f"| {NAMES[who]}, {'Bayesian + filter' if variant == 'filtered' else 'Bayesian, no filter'} | {border} | "
+                             f"{_cells(means(rows, who, variant, border))} |")
+        lines.append(f"| {NAMES['gt512']} | {border} | {_cells(means(rows, 'gt512', 'filtered', border))} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

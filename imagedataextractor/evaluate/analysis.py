@@ -85,8 +85,8 @@ class ParticleStats:
     """What the check needs of one instance map, computed once (a ground truth is compared with
     every method's prediction).
 
-    areas_px, aspect_ratios: (n,) of the particles not touching the border; centroids_px: (n, 2)
-    (x, y) of the same; mean_area_px: mean area of all particles, border ones included (NaN when
+    areas_px, aspect_ratios: (n,) of the particles counted (by default those not touching the
+    border); centroids_px: (n, 2) (x, y) of the same; mean_area_px: mean area of all particles, border ones included (NaN when
     there are none), which sets the RDF shell width; shape: (H, W) of the map.
     """
 
@@ -97,11 +97,14 @@ class ParticleStats:
     shape: tuple[int, int]
 
 
-def particle_stats(labels: np.ndarray) -> ParticleStats:
-    """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`."""
+def particle_stats(labels: np.ndarray, *, include_border: bool = False) -> ParticleStats:
+    """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`.
+
+    ``include_border`` counts the particles touching the border too (a diagnostic: the check's
+    rule leaves them out, as IDE 2.0 and ``measure`` do by default)."""
     labels = check_map(labels, "labels")
     table = particle_table(labels, nm_per_px=None, uncertainty=None)
-    inner = table[~table["touches_border"]]
+    inner = table if include_border else table[~table["touches_border"]]
     aspect = inner["aspect_ratio_feret"].to_numpy()
     return ParticleStats(
         areas_px=inner["area_px"].to_numpy(),
