@@ -26,7 +26,7 @@ from imagedataextractor.evaluate import (
     particle_analysis,
 )
 from imagedataextractor.evaluate import sweep as sweep_module
-from imagedataextractor.evaluate.analysis import particle_stats, rice_edges
+from imagedataextractor.evaluate.analysis import compare_stats, particle_stats, rice_edges
 from imagedataextractor.evaluate.figures import GRID_HEADER_PX, overlay_grid, save_overlay_grid
 from imagedataextractor.evaluate.analysis import rdf_rmse
 from imagedataextractor.evaluate.metrics import EvaluationError
@@ -116,6 +116,27 @@ def test_border_particles_are_not_counted_and_empty_predictions_score_one():
     assert math.isnan(empty.rdf_rmse)
     with pytest.raises(ImageError, match="native resolution"):
         particle_analysis(gt, gt[:30])
+
+
+def test_border_particles_counted_on_request():
+    # The diagnostic rule: a cut-off particle on the edge (area 120, Feret ratio about 1.3) is
+    # counted in the map that has it, and only then changes the histograms.
+    gt = squares((60, 60), [(5, 5, 6), (5, 20, 8), (20, 5, 10), (30, 30, 6)])
+    with_border = gt.copy()
+    with_border[0:12, 50:60] = 9
+    inner, counted = particle_stats(with_border), particle_stats(with_border, include_border=True)
+    assert (len(inner.areas_px), len(counted.areas_px), len(counted.aspect_ratios), len(counted.centroids_px)) == (4, 5, 5, 5)
+    assert sorted(counted.areas_px) == [36, 36, 64, 100, 120]
+    assert inner.mean_area_px == counted.mean_area_px  # the RDF shell width does not depend on the rule
+    truth = particle_stats(gt, include_border=True)
+    assert compare_stats(truth, truth).size_hist_cosine == pytest.approx(0.0, abs=1e-12)
+    # Truth areas 36, 36, 64, 100 -> Rice ceil(2 * 4^(1/3)) = 4 bins over [36, 120] (width 21):
+    # truth (2, 1, 0, 1); the prediction adds its 120 to the last bin: (2, 1, 0, 2).
+    edges = rice_edges(truth.areas_px, counted.areas_px)
+    np.testing.assert_allclose(edges, [36, 57, 78, 99, 120])
+    h_true, h_pred = np.array([2, 1, 0, 1.0]), np.array([2, 1, 0, 2.0])
+    expected = 1 - h_true @ h_pred / (np.linalg.norm(h_true) * np.linalg.norm(h_pred))
+    assert compare_stats(truth, counted).size_hist_cosine == pytest.approx(expected, abs=1e-12)
 
 
 def test_rdf_rmse_follows_the_documented_shells():
