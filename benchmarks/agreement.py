@@ -103,21 +103,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segment-only", action="store_true", help="Fill the cache and stop.")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="Score only the images both segmenters' maps are cached for (in split order; a partial run).")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "figures" / "agreement_per_image.csv")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    samples = []
-    for sample in load_split(args.data, args.split):
-        if n_instances(sample.load()[1]) >= MIN_GT_PARTICLES:
-            samples.append(sample)
+    samples = [sample for sample in load_split(args.data, args.split) if n_instances(sample.load()[1]) >= MIN_GT_PARTICLES]
+    n_selected = len(samples)
+    if args.cached_only:
+        samples = [s for s in samples if all((args.cache / who / f"{s.name}.npz").exists() for who in SEGMENTERS)]
     fill_cache(samples, args.cache, args.wheel, args.checkpoint, args.seed)
     if args.segment_only:
         print(f"{len(samples)} images cached in {args.cache}")
         return
     rows = score(samples, args.cache)
     rows.to_csv(args.out, index=False)
-    section = report(rows, command="python benchmarks/agreement.py --wheel DIR --checkpoint seg-model.pt --cache DIR",
+    command = "python benchmarks/agreement.py --wheel DIR --checkpoint seg-model.pt --cache DIR" + (" --cached-only" if args.cached_only else "")
+    section = report(rows, command=command, n_selected=n_selected,
                      per_image=os.path.relpath(args.out.resolve(), args.benchmarks.resolve().parent))
     print(section)
     text = args.benchmarks.read_text() if args.benchmarks.exists() else "# Benchmarks\n"
@@ -174,14 +177,15 @@ def _cells(values) -> str:
     return " | ".join(f"{v:.4f}" for v in values)
 
 
-def report(rows: pd.DataFrame, *, command: str, per_image: str) -> str:
+def report(rows: pd.DataFrame, *, command: str, n_selected: int, per_image: str) -> str:
     """The BENCHMARKS.md section: the agreement table under the check's rule, then the diagnostics."""
     primary = paired(rows, "filtered", "excluded")
     n_images = rows["image"].nunique()
     lines = [
         "## Agreement of particle statistics with hand labels (issue 31)",
         "",
-        f"`{command}`: the EMPS test images with at least {MIN_GT_PARTICLES} labelled particles ({n_images}), each",
+        f"`{command}`: the EMPS test images with at least {MIN_GT_PARTICLES} labelled particles ({n_images}"
+        + ("" if n_images == n_selected else f" of {n_selected}: the first in the split's order, all that were segmented") + "), each",
         "segmented once by this package's BPartIS and by IDE 2.0.4's own `ParticleSegmenter` (cached maps),",
         f"scored by the same code, `imagedataextractor/evaluate/analysis.py`. Per-image rows: `{per_image}`.",
         "",
