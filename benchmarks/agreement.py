@@ -168,9 +168,19 @@ def paired(rows: pd.DataFrame, variant: str, border: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _chosen(rows: pd.DataFrame, who: str, variant: str, border: str) -> pd.DataFrame:
+    return rows[(rows["segmenter"] == who) & (rows["variant"] == variant) & (rows["border"] == border)]
+
+
 def means(rows: pd.DataFrame, who: str, variant: str, border: str) -> list[float]:
-    chosen = rows[(rows["segmenter"] == who) & (rows["variant"] == variant) & (rows["border"] == border)]
+    chosen = _chosen(rows, who, variant, border)
     return [float(chosen[key].mean()) for key in ANALYSIS_KEYS]
+
+
+def counted(rows: pd.DataFrame, who: str, variant: str, border: str) -> str:
+    """Particles counted in the predictions / in the hand labels, summed over the images."""
+    chosen = _chosen(rows, who, variant, border)
+    return f"{int(chosen['n_pred_counted'].sum())} / {int(chosen['n_gt_counted'].sum())}"
 
 
 def _cells(values) -> str:
@@ -201,15 +211,16 @@ def report(rows: pd.DataFrame, *, command: str, n_selected: int, per_image: str)
         "",
         "Diagnostics (means over the same images; not used to choose the rule above):",
         "",
-        "| segmentation | border particles | size cos | AR cos | RDF rmse |",
-        "|---|---|---|---|---|",
+        "| segmentation | border particles | particles counted / labelled | size cos | AR cos | RDF rmse |",
+        "|---|---|---|---|---|---|",
     ]
     for border in ("excluded", "included"):
         for variant in VARIANTS:
             for who in SEGMENTERS:
                 lines.append(f"| {NAMES[who]}, {'Bayesian + filter' if variant == 'filtered' else 'Bayesian, no filter'} | {border} | "
-                             f"{_cells(means(rows, who, variant, border))} |")
-        lines.append(f"| {NAMES['gt512']} | {border} | {_cells(means(rows, 'gt512', 'filtered', border))} |")
+                             f"{counted(rows, who, variant, border)} | {_cells(means(rows, who, variant, border))} |")
+        lines.append(f"| {NAMES['gt512']} | {border} | {counted(rows, 'gt512', 'filtered', border)} | "
+                     f"{_cells(means(rows, 'gt512', 'filtered', border))} |")
     return "\n".join(lines) + "\n"
 
 
