@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from imagedataextractor.datasets import default_emps_dir, load_split
-from imagedataextractor.evaluate.analysis import ANALYSIS_KEYS, MIN_GT_PARTICLES, PAPER_ANALYSIS, compare_stats, particle_stats
+from imagedataextractor.evaluate.analysis import ANALYSIS_KEYS, BINNINGS, MIN_GT_PARTICLES, PAPER_ANALYSIS, compare_stats, particle_stats
 from imagedataextractor.evaluate.sweep import mc_prediction
 from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
 
@@ -136,10 +136,10 @@ def through_network_size(labels: np.ndarray) -> np.ndarray:
 
 
 def score(samples: list, cache: Path) -> pd.DataFrame:
-    """One row per (image, segmenter, variant, border rule): particles counted and the three
-    distances. Segmenters: the cached ones and ``gt512`` (the hand labels through the network's
+    """One row per (image, segmenter, variant, border rule, binning): particles counted and the
+    three distances. Segmenters: the cached ones and ``gt512`` (the hand labels through the network's
     resolution); variants: ``filtered``/``unfiltered`` (``gt512``: ``filtered`` only); border:
-    ``excluded`` (the check's rule) or ``included``."""
+    ``excluded`` (the check's rule) or ``included``; binning: :data:`BINNINGS`."""
     rows = []
     for sample in tqdm(samples, desc="score"):
         truth = sample.load()[1]
@@ -148,17 +148,19 @@ def score(samples: list, cache: Path) -> pd.DataFrame:
         for include_border in (False, True):
             truth_stats = particle_stats(truth, include_border=include_border)
             for (who, variant), labels in maps.items():
-                result = compare_stats(truth_stats, particle_stats(labels, include_border=include_border))
-                rows.append({"image": sample.name, "n_true": n_instances(truth), "segmenter": who, "variant": variant,
-                             "border": "included" if include_border else "excluded", "n_gt_counted": result.n_gt,
-                             "n_pred_counted": result.n_pred, **result.distances()})
+                pred_stats = particle_stats(labels, include_border=include_border)
+                for binning in BINNINGS:
+                    result = compare_stats(truth_stats, pred_stats, binning=binning)
+                    rows.append({"image": sample.name, "n_true": n_instances(truth), "segmenter": who, "variant": variant,
+                                 "border": "included" if include_border else "excluded", "binning": binning,
+                                 "n_gt_counted": result.n_gt, "n_pred_counted": result.n_pred, **result.distances()})
     return pd.DataFrame(rows)
 
 
-def paired(rows: pd.DataFrame, variant: str, border: str) -> pd.DataFrame:
+def paired(rows: pd.DataFrame, variant: str, border: str, binning: str) -> pd.DataFrame:
     """Per measure: mean of ours and of the original over the images, and the paired difference
     ours - original, mean and standard error (images where both are finite)."""
-    chosen = rows[(rows["variant"] == variant) & (rows["border"] == border)].set_index(["image", "segmenter"])
+    chosen = rows[(rows["variant"] == variant) & (rows["border"] == border) & (rows["binning"] == binning)].set_index(["image", "segmenter"])
     out = {}
     for key in ANALYSIS_KEYS:
         wide = chosen[key].unstack("segmenter")[list(SEGMENTERS)].dropna()
@@ -168,12 +170,12 @@ def paired(rows: pd.DataFrame, variant: str, border: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _chosen(rows: pd.DataFrame, who: str, variant: str, border: str) -> pd.DataFrame:
-    return rows[(rows["segmenter"] == who) & (rows["variant"] == variant) & (rows["border"] == border)]
+def _chosen(rows: pd.DataFrame, who: str, variant: str, border: str, binning: str = BINNINGS[0]) -> pd.DataFrame:
+    return rows[(rows["segmenter"] == who) & (rows["variant"] == variant) & (rows["border"] == border) & (rows["binning"] == binning)]
 
 
-def means(rows: pd.DataFrame, who: str, variant: str, border: str) -> list[float]:
-    chosen = _chosen(rows, who, variant, border)
+def means(rows: pd.DataFrame, who: str, variant: str, border: str, binning: str = BINNINGS[0]) -> list[float]:
+    chosen = _chosen(rows, who, variant, border, binning)
     return [float(chosen[key].mean()) for key in ANALYSIS_KEYS]
 
 
@@ -189,7 +191,6 @@ def _cells(values) -> str:
 
 def report(rows: pd.DataFrame, *, command: str, n_selected: int, per_image: str) -> str:
     """The BENCHMARKS.md section: the agreement table under the check's rule, then the diagnostics."""
-    primary = paired(rows, "filtered", "excluded")
     n_images = rows["image"].nunique()
     lines = [
         "## Agreement of particle statistics with hand labels (issue 31)",
@@ -198,18 +199,26 @@ def report(rows: pd.DataFrame, *, command: str, n_selected: int, per_image: str)
         + ("" if n_images == n_selected else f" of {n_selected}: the first in the split's order, all that were segmented") + "), each",
         "segmented once by this package's BPartIS and by IDE 2.0.4's own `ParticleSegmenter` (cached maps),",
         f"scored by the same code, `imagedataextractor/evaluate/analysis.py`. Per-image rows: `{per_image}`.",
+        "Binning `truth`: the check's rule (bins over the hand labels' range); `joint`: the rule before issue 31",
+        "(bins over both samples' range). Particles touching the border are not counted.",
         "",
-        "| segmentation | images | size cos | AR cos | RDF rmse |",
-        "|---|---|---|---|---|",
-        f"| paper: BPartIS Bayesian + filter (its own, unpublished, evaluation code) | | {_cells(PAPER_ANALYSIS['bpartis'])} |",
-        f"| {NAMES['ide2']}, Bayesian + filter | {n_images} | {_cells(primary.loc['ide2'])} |",
-        f"| **{NAMES['ours']}, Bayesian + filter** | {n_images} | {_cells(primary.loc['ours'])} |",
-        "| paired difference ours - original, mean +- SE | | "
-        + " | ".join(f"{d:+.4f} +- {e:.4f}" for d, e in zip(primary.loc["diff"], primary.loc["se"])) + " |",
-        "| images where ours is closer | | " + " | ".join(f"{int(b)}/{int(n)}" for b, n in zip(primary.loc["ours_better"], primary.loc["n"])) + " |",
-        f"| {NAMES['gt512']} (the resolution's floor) | {n_images} | {_cells(means(rows, 'gt512', 'filtered', 'excluded'))} |",
+        "| segmentation | binning | images | size cos | AR cos | RDF rmse |",
+        "|---|---|---|---|---|---|",
+        f"| paper: BPartIS Bayesian + filter (its own, unpublished, evaluation code) | ? | test, >= 30 particles | {_cells(PAPER_ANALYSIS['bpartis'])} |",
+    ]
+    for binning in BINNINGS:
+        table = paired(rows, "filtered", "excluded", binning)
+        lines += [
+            f"| {NAMES['ide2']}, Bayesian + filter | {binning} | {n_images} | {_cells(table.loc['ide2'])} |",
+            f"| **{NAMES['ours']}, Bayesian + filter** | {binning} | {n_images} | {_cells(table.loc['ours'])} |",
+            f"| paired difference ours - original, mean +- SE | {binning} | | "
+            + " | ".join(f"{d:+.4f} +- {e:.4f}" for d, e in zip(table.loc["diff"], table.loc["se"])) + " |",
+            f"| images where ours is closer | {binning} | | " + " | ".join(f"{int(b)}/{int(n)}" for b, n in zip(table.loc["ours_better"], table.loc["n"])) + " |",
+            f"| {NAMES['gt512']} (the resolution's floor) | {binning} | {n_images} | {_cells(means(rows, 'gt512', 'filtered', 'excluded', binning))} |",
+        ]
+    lines += [
         "",
-        "Diagnostics (means over the same images; not used to choose the rule above):",
+        "Diagnostics, binning `truth` (means over the same images; not used to choose the rules above):",
         "",
         "| segmentation | border particles | particles counted / labelled | size cos | AR cos | RDF rmse |",
         "|---|---|---|---|---|---|",
