@@ -8,9 +8,12 @@ own segmenter on the same images, scored by the same code (``imagedataextractor.
 
 Each segmenter runs once per image; its instance maps (with and without the uncertainty filter) are
 cached as ``CACHE/<segmenter>/<image>.npz`` and reused, so the analysis can be re-scored without
-running a network. Per-image distances go to ``--out`` (CSV); the means, the paired differences
-(ours - original) with their standard errors over images, and the paper's figures are printed and
-written to the marked section of BENCHMARKS.md.
+running a network (``--segment-only`` fills the cache and stops; ``--cached-only`` scores only the
+images already cached). Both histogram binnings of the check are scored (``analysis.BINNINGS``),
+and as diagnostics the maps before the filter, border particles counted, and the hand labels
+through the networks' 512x512 resolution. Per-image distances go to ``--out`` (CSV); the means, the
+paired differences (ours - original) with their standard errors over images, and the paper's
+figures are printed and written to the marked section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
