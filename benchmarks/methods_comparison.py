@@ -33,11 +33,11 @@ BEGIN = "<!-- methods-comparison:begin (written by benchmarks/methods_comparison
 END = "<!-- methods-comparison:end -->"
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with everything between the markers (markers kept) replaced by ``section``; the
-    marked section is appended when the markers are absent."""
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    pattern = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.DOTALL)
+def replace_section(text: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with everything between the markers ``begin`` and ``end`` (markers kept) replaced by
+    ``section``; the marked section is appended when the markers are absent."""
+    block = f"{begin}\n{section.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin.split(" (")[0]) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         return pattern.sub(lambda _: block, text, count=1)
     return text.rstrip("\n") + "\n\n" + block + "\n"

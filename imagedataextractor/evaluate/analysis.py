@@ -15,10 +15,15 @@ measures:
   bounding box by its height, which depends on the particle's orientation and is not a shape
   measure; the Feret ratio is the orientation-free version of the same idea.
 * **Histogram bins**: IDE 2.0 bins with numpy's Rice rule. Two histograms can only be compared on
-  common bins, so both use the same equal-width edges spanning the values of both samples, with
-  ceil(2 n^(1/3)) bins where n is the number of ground-truth particles counted (the Rice rule of
-  the ground truth, so the bin count does not depend on how many particles a method invents, while
-  sizes a method gets wrong outside the true range still land in bins of their own).
+  common bins: ceil(2 n^(1/3)) equal-width bins over the range of the ground truth's values, n the
+  number of ground-truth particles counted (the Rice rule of the hand-labelled sample, as IDE 2.0
+  would bin it), and predicted values outside that range counted in the end bins (they are errors
+  and must count). The bins are the truth's alone, so a method's outliers cannot move them: with
+  edges over the range of both samples (``binning="joint"``, the rule before issue 31) one spurious
+  small particle widened the bins until a narrow peak fell into one bin (EMPS test image
+  60c63e2383: distance 0.004 with that particle, 0.55 without it). An edge can still cut a peak
+  narrower than the segmentation's boundary error (the same image scores 0.50 for IDE 2.0.4's
+  masks and 0.02 for ours), so compare means over many images, never one image's distance.
 * **RDF**: g(r) of the counted particles' centroids (rdfpy, as IDE 2.0), shell width dr =
   sqrt(mean ground-truth particle area) / 4 px (IDE 2.0's default) for both maps so the shells
   coincide, out to rdfpy's cutoff (0.9 of half the shorter side of the points' bounding box). The
@@ -42,6 +47,8 @@ from .metrics import EvaluationError
 MIN_GT_PARTICLES = 30
 #: Keys of :meth:`ParticleAnalysis.distances`, in report order.
 ANALYSIS_KEYS = ("size_hist_cosine", "aspect_hist_cosine", "rdf_rmse")
+#: Histogram binnings of :func:`compare_stats`: the check's rule first (see the module docstring).
+BINNINGS = ("truth", "joint")
 #: The paper's values (Yildirim & Cole 2021), BPartIS Bayesian + uncertainty filter.
 PAPER_ANALYSIS = {"bpartis": (0.02111, 0.03261, 0.63646)}
 # rdfpy's cutoff: fraction of half the shorter side of the points' bounding box.
@@ -72,12 +79,27 @@ class ParticleAnalysis:
         return {key: values[key] for key in ANALYSIS_KEYS}
 
 
-def rice_edges(truth_values: np.ndarray, pred_values: np.ndarray) -> np.ndarray:
-    """Common histogram edges: ceil(2 n^(1/3)) equal-width bins (n = number of truth values, at
-    least 1 bin) over the range of both samples together (numpy widens a zero range by 0.5)."""
-    both = np.concatenate([truth_values, pred_values])
+def rice_edges(truth_values: np.ndarray, pred_values: np.ndarray | None = None) -> np.ndarray:
+    """Histogram edges: ceil(2 n^(1/3)) equal-width bins (n = number of truth values, at least 1 bin)
+    over the range of the truth values, or of both samples together when ``pred_values`` is given
+    (numpy widens a zero range by 0.5; [0, 1] when there are no values)."""
+    both = truth_values if pred_values is None else np.concatenate([truth_values, pred_values])
     n_bins = max(1, math.ceil(2 * len(truth_values) ** (1 / 3)))
     return np.histogram_bin_edges(both, bins=n_bins) if both.size else np.array([0.0, 1.0])
+
+
+def binned_cosine_distance(truth_values: np.ndarray, pred_values: np.ndarray, *, binning: str = "truth") -> float:
+    """:func:`histogram_cosine_distance` on :func:`rice_edges` of the truth (``binning="truth"``,
+    predicted values outside the truth's range counted in the end bins) or of both samples
+    (``"joint"``, the rule before issue 31)."""
+    if binning == "truth":
+        edges = rice_edges(truth_values)
+        pred_values = np.clip(pred_values, edges[0], edges[-1])
+    elif binning == "joint":
+        edges = rice_edges(truth_values, pred_values)
+    else:
+        raise EvaluationError(f"binning: {binning!r} is not one of {', '.join(BINNINGS)}")
+    return histogram_cosine_distance(truth_values, pred_values, bins=edges)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,9 +107,10 @@ class ParticleStats:
     """What the check needs of one instance map, computed once (a ground truth is compared with
     every method's prediction).
 
-    areas_px, aspect_ratios: (n,) of the particles not touching the border; centroids_px: (n, 2)
-    (x, y) of the same; mean_area_px: mean area of all particles, border ones included (NaN when
-    there are none), which sets the RDF shell width; shape: (H, W) of the map.
+    areas_px, aspect_ratios: (n,) of the particles counted (by default those not touching the
+    border); centroids_px: (n, 2) (x, y) of the same; mean_area_px: mean area of all particles,
+    border ones included (NaN when there are none), which sets the RDF shell width; shape: (H, W)
+    of the map.
     """
 
     areas_px: np.ndarray
@@ -97,11 +120,14 @@ class ParticleStats:
     shape: tuple[int, int]
 
 
-def particle_stats(labels: np.ndarray) -> ParticleStats:
-    """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`."""
+def particle_stats(labels: np.ndarray, *, include_border: bool = False) -> ParticleStats:
+    """Measure an (H, W) integer instance map (0 = background) for :func:`compare_stats`.
+
+    ``include_border`` counts the particles touching the border too (a diagnostic: the check's
+    rule leaves them out, as IDE 2.0 and ``measure`` do by default)."""
     labels = check_map(labels, "labels")
     table = particle_table(labels, nm_per_px=None, uncertainty=None)
-    inner = table[~table["touches_border"]]
+    inner = table if include_border else table[~table["touches_border"]]
     aspect = inner["aspect_ratio_feret"].to_numpy()
     return ParticleStats(
         areas_px=inner["area_px"].to_numpy(),
@@ -128,13 +154,13 @@ def _curve_rmse(g_true: np.ndarray | None, g_pred: np.ndarray | None) -> float:
     return rdf_rmse(a[both], b[both]) if both.any() else math.nan
 
 
-def compare_stats(truth: ParticleStats, pred: ParticleStats) -> ParticleAnalysis:
-    """:func:`particle_analysis` from the two maps' :func:`particle_stats`."""
+def compare_stats(truth: ParticleStats, pred: ParticleStats, *, binning: str = "truth") -> ParticleAnalysis:
+    """:func:`particle_analysis` from the two maps' :func:`particle_stats`; ``binning`` as in
+    :func:`binned_cosine_distance`."""
     if truth.shape != pred.shape:
         raise ImageError(f"pred: shape {pred.shape} differs from the ground truth's {truth.shape}")
-    size = histogram_cosine_distance(truth.areas_px, pred.areas_px, bins=rice_edges(truth.areas_px, pred.areas_px))
-    aspect = histogram_cosine_distance(truth.aspect_ratios, pred.aspect_ratios,
-                                       bins=rice_edges(truth.aspect_ratios, pred.aspect_ratios))
+    size = binned_cosine_distance(truth.areas_px, pred.areas_px, binning=binning)
+    aspect = binned_cosine_distance(truth.aspect_ratios, pred.aspect_ratios, binning=binning)
     rmse = math.nan
     if math.isfinite(truth.mean_area_px):
         dr_px = max(1.0, math.sqrt(truth.mean_area_px) / 4.0)

@@ -26,7 +26,7 @@ from imagedataextractor.evaluate import (
     particle_analysis,
 )
 from imagedataextractor.evaluate import sweep as sweep_module
-from imagedataextractor.evaluate.analysis import particle_stats, rice_edges
+from imagedataextractor.evaluate.analysis import compare_stats, particle_stats, rice_edges
 from imagedataextractor.evaluate.figures import GRID_HEADER_PX, overlay_grid, save_overlay_grid
 from imagedataextractor.evaluate.analysis import rdf_rmse
 from imagedataextractor.evaluate.metrics import EvaluationError
@@ -88,13 +88,31 @@ def test_size_histogram_distance_on_hand_binned_squares():
     boxes = [(5 + 12 * i, 5, 4) for i in range(4)] + [(5 + 12 * i, 30, 8) for i in range(4)]
     gt = squares((60, 60), boxes)
     pred = squares((60, 60), boxes[2:])
-    np.testing.assert_allclose(rice_edges(np.repeat([16.0, 64.0], 4), np.array([])), [16, 28, 40, 52, 64])
+    np.testing.assert_allclose(rice_edges(np.repeat([16.0, 64.0], 4)), [16, 28, 40, 52, 64])
     result = particle_analysis(gt, pred)
     assert result.size_hist_cosine == pytest.approx(1 - 24 / math.sqrt(640), abs=1e-12)
     # Feret ratios of digitised squares: 1.311 for side 4, 1.362 for side 8 (the hull of the pixel
     # squares), so the aspect-ratio histograms split the same way: the same distance.
     assert result.aspect_hist_cosine == pytest.approx(1 - 24 / math.sqrt(640), abs=1e-12)
     assert (result.n_gt, result.n_pred) == (8, 6)
+
+
+def test_bins_are_the_truths_and_outliers_count_in_the_end_bins():
+    # Truth: 4 squares of area 36 and 4 of area 64 -> 4 bins over [36, 64] (width 7): (4, 0, 0, 4).
+    # The prediction adds one spurious 2 x 2 particle (area 4): clipped into the first bin, (5, 0, 0, 4).
+    boxes = [(5 + 12 * i, 5, 6) for i in range(4)] + [(5 + 12 * i, 30, 8) for i in range(4)]
+    gt = squares((60, 60), boxes)
+    pred = squares((60, 60), boxes + [(50, 50, 2)])
+    truth, predicted = particle_stats(gt), particle_stats(pred)
+    result = compare_stats(truth, predicted)
+    assert result.size_hist_cosine == pytest.approx(1 - 36 / math.sqrt(32 * 41), abs=1e-12)
+    assert particle_analysis(gt, pred) == result  # the check's rule is the default
+    # The rule before issue 31 spread the bins over both samples, [4, 64] (width 15): the outlier
+    # moved the truth's small squares from the first bin to the third, (0, 0, 4, 4) against (1, 0, 4, 4).
+    joint = compare_stats(truth, predicted, binning="joint")
+    assert joint.size_hist_cosine == pytest.approx(1 - 32 / math.sqrt(32 * 33), abs=1e-12)
+    with pytest.raises(EvaluationError, match="binning"):
+        compare_stats(truth, predicted, binning="sturges")
 
 
 def test_aspect_ratio_histogram_uses_feret_ratio():
@@ -116,6 +134,26 @@ def test_border_particles_are_not_counted_and_empty_predictions_score_one():
     assert math.isnan(empty.rdf_rmse)
     with pytest.raises(ImageError, match="native resolution"):
         particle_analysis(gt, gt[:30])
+
+
+def test_border_particles_counted_on_request():
+    # The diagnostic rule: a cut-off particle on the edge (area 120, Feret ratio about 1.3) is
+    # counted in the map that has it, and only then changes the histograms.
+    gt = squares((60, 60), [(5, 5, 6), (5, 20, 8), (20, 5, 10), (30, 30, 6)])
+    with_border = gt.copy()
+    with_border[0:12, 50:60] = 9
+    inner, counted = particle_stats(with_border), particle_stats(with_border, include_border=True)
+    assert (len(inner.areas_px), len(counted.areas_px), len(counted.aspect_ratios), len(counted.centroids_px)) == (4, 5, 5, 5)
+    assert sorted(counted.areas_px) == [36, 36, 64, 100, 120]
+    assert inner.mean_area_px == counted.mean_area_px  # the RDF shell width does not depend on the rule
+    truth = particle_stats(gt, include_border=True)
+    assert compare_stats(truth, truth).size_hist_cosine == pytest.approx(0.0, abs=1e-12)
+    # Truth areas 36, 36, 64, 100 -> Rice ceil(2 * 4^(1/3)) = 4 bins over the truth's [36, 100]
+    # (width 16): truth (2, 1, 0, 1); the prediction's 120 lies beyond and counts in the last bin: (2, 1, 0, 2).
+    np.testing.assert_allclose(rice_edges(truth.areas_px), [36, 52, 68, 84, 100])
+    h_true, h_pred = np.array([2, 1, 0, 1.0]), np.array([2, 1, 0, 2.0])
+    expected = 1 - h_true @ h_pred / (np.linalg.norm(h_true) * np.linalg.norm(h_pred))
+    assert compare_stats(truth, counted).size_hist_cosine == pytest.approx(expected, abs=1e-12)
 
 
 def test_rdf_rmse_follows_the_documented_shells():
