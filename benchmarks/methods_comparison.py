@@ -3,8 +3,12 @@
 the uncertainty-threshold sweep (table and plot), and rewrites the marked section of BENCHMARKS.md.
 
     python benchmarks/methods_comparison.py --data ../shared/emps [--limit N] [-T 30] [--bpartis-model M]
+    python benchmarks/methods_comparison.py --data ../shared/emps --keep-stored bpartis,bpartis-bayesian,...
 
-Methods are whatever ``segment.METHODS`` holds when it runs. Figures go to benchmarks/figures/,
+Methods are whatever ``segment.METHODS`` holds when it runs. ``--keep-stored`` reruns only the
+methods it does not name (e.g. one whose bundle was retrained) and takes the named methods' rows
+from the stored methods_comparison.json of an earlier run on the same split (marked as such in the
+section), with that run's tu sweep and overlay grid when it keeps ``bpartis``. Figures go to benchmarks/figures/,
 the numbers also to benchmarks/figures/methods_comparison.json. The section of BENCHMARKS.md between
 the two marker comments is replaced (appended at the end when the markers are missing).
 """
@@ -25,6 +29,7 @@ from imagedataextractor.datasets import default_emps_dir
 from imagedataextractor.evaluate import DEFAULT_TU_VALUES, compare_methods, resolve_methods
 from imagedataextractor.evaluate.figures import save_overlay_grid, save_sweep_plot
 from imagedataextractor.evaluate.report import comparison_table, sweep_table
+from imagedataextractor.evaluate.sweep import TuSweep
 from imagedataextractor.segment.methods import BPARTIS_MODES
 from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
 
@@ -59,26 +64,42 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="Torch CPU threads.")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--keep-stored", default="", metavar="METHODS",
+                        help="Comma-separated methods whose rows come from the stored methods_comparison.json instead of a rerun "
+                             "(with 'bpartis': also its tu sweep and the overlay grid).")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     names = resolve_methods(args.methods if args.methods == "all" else args.methods.split(","))
-    models = {name: args.bpartis_model for name in BPARTIS_MODES if name in names and args.bpartis_model}
+    kept = [name for name in args.keep_stored.split(",") if name]
+    stored_path = args.figures / "methods_comparison.json"
+    stored = json.loads(stored_path.read_text()) if kept else {"methods": []}
+    stored_rows = {row["method"]: row for row in stored["methods"]}
+    missing = [name for name in kept if name not in stored_rows or name not in names]
+    if missing:
+        parser.error(f"--keep-stored: {', '.join(missing)} not among the methods of this run and of {stored_path}")
+    rerun = [name for name in names if name not in kept]
+    keep_sweep = "bpartis" in kept
+    models = {name: args.bpartis_model for name in BPARTIS_MODES if name in rerun and args.bpartis_model}
     # The tu sweep shares the Bayesian modes' MC inference (one per image), with bpartis's model.
     bpartis = BPartISConfig(n_samples=args.samples, precision=args.precision, compile=args.compile, flips=args.flips)
-    comparison = compare_methods(args.data, methods=names, split=args.split, bpartis=bpartis, models=models,
-                                 limit=args.limit, keep_examples=args.grid_images, tu_values=DEFAULT_TU_VALUES)
-    sweep = comparison.sweep
+    comparison = compare_methods(args.data, methods=rerun, split=args.split, bpartis=bpartis, models=models, limit=args.limit,
+                                 keep_examples=0 if keep_sweep else args.grid_images, tu_values=None if keep_sweep else DEFAULT_TU_VALUES)
+    rerun_rows = {evaluation.method: evaluation.to_json() for evaluation in comparison.evaluations}
+    rows = [{**stored_rows[name], "stored_from": stored_rows[name].get("stored_from", stored["setting"])} if name in kept
+            else rerun_rows[name] for name in names]
+    sweep = TuSweep.from_json(stored["tu_sweep"]) if keep_sweep else comparison.sweep
     args.figures.mkdir(parents=True, exist_ok=True)
     grid_path, plot_path = args.figures / "methods_grid.png", args.figures / "tu_sweep.png"
-    # Methods that ran on none of the example images (e.g. no trained model here) get no column.
-    shown = [name for name in names if any(name in example.predictions for example in comparison.examples)]
-    save_overlay_grid(grid_path, comparison.examples, shown, cell=192)
-    save_sweep_plot(plot_path, sweep)
+    if not keep_sweep:  # kept: the stored run's pictures stay
+        # Methods that ran on none of the example images (e.g. no trained model here) get no column.
+        shown = [name for name in names if any(name in example.predictions for example in comparison.examples)]
+        save_overlay_grid(grid_path, comparison.examples, shown, cell=192)
+        save_sweep_plot(plot_path, sweep)
 
     model = get_bpartis(args.bpartis_model)
     bundle = model.bundle
-    n_images = len(comparison.evaluations[0].per_image) if comparison.evaluations else 0
+    n_images = rows[0]["n_images"] if rows else 0
     subset = "the whole split" if args.limit is None else f"the first {n_images} images of the split (--limit {args.limit})"
     setting = (f"{datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, torch threads {args.threads}; "
                f"BPartIS model `{bundle.name}` version `{bundle.version}`, T = {sweep.n_samples}, {args.precision}"
@@ -86,7 +107,11 @@ def main() -> None:
     command = "python benchmarks/methods_comparison.py --data DIR" + (f" --limit {args.limit}" if args.limit else "") + \
         (f" -T {args.samples}" if args.samples else "") + (f" --bpartis-model {args.bpartis_model}" if args.bpartis_model else "") + \
         (f" --precision {args.precision}" if args.precision != "fp32" else "") + (" --compile" if args.compile else "") + \
-        {None: "", True: " --flips", False: " --no-flips"}[args.flips]
+        {None: "", True: " --flips", False: " --no-flips"}[args.flips] + (f" --keep-stored {args.keep_stored}" if kept else "")
+    if kept:
+        setting = (f"rerun: {', '.join(rerun)} ({datetime.date.today():%Y-%m-%d}, {platform.machine()} CPU with {os.cpu_count()} cores, "
+                   f"torch threads {args.threads}); stored rows of {', '.join(kept)} from the run of {stored['setting']}"
+                   + (" (with its tu sweep and overlay grid)" if keep_sweep else ""))
 
     def rel(path: Path) -> str:
         return os.path.relpath(path.resolve(), args.benchmarks.resolve().parent)
@@ -100,9 +125,9 @@ Feret aspect ratio; `RDF rmse`: RMSE between predicted and true g(r); means over
 with at least 30 true particles (the paper's selection). Binning: `imagedataextractor/evaluate/analysis.py`.
 The paper's figures are its full 99-image test split.
 
-{comparison_table(comparison.evaluations, style="markdown")}
+{comparison_table(rows, style="markdown")}
 
-Overlays (rows: the first {len(comparison.examples)} images; columns: ground truth, then each method that ran on them;
+Overlays ({"the stored run's; " if keep_sweep else ""}rows: the first {len(comparison.examples) or args.grid_images} images; columns: ground truth, then each method that ran on them;
 captions: particles and F1@0.5):
 
 ![overlay grid]({rel(grid_path)})
@@ -118,9 +143,9 @@ Bayesian rows above use), re-filtered at each tu (`*`: the model's default; `non
 """
     args.benchmarks.write_text(replace_section(args.benchmarks.read_text() if args.benchmarks.exists() else "# Benchmarks\n", section))
     (args.figures / "methods_comparison.json").write_text(json.dumps(
-        {"setting": setting, "command": command, "methods": [e.to_json() for e in comparison.evaluations], "tu_sweep": sweep.to_json()},
+        {"setting": setting, "command": command, "methods": rows, "tu_sweep": sweep.to_json()},
         indent=1) + "\n")
-    print(comparison_table(comparison.evaluations))
+    print(comparison_table(rows))
     print()
     print(sweep_table(sweep))
     print(f"\nwrote {args.benchmarks}, {grid_path}, {plot_path}")

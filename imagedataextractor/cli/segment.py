@@ -92,8 +92,10 @@ def _write_png(path: Path, array) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
               help="Stop between epochs before this many seconds have passed (estimated from the slowest epoch; "
                    "at least one epoch runs); resume later with --resume. 0: no limit.")
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True, metavar="EPOCHS",
+              help="Stop when the validation loss has not improved for this many epochs (early stopping). 0: never.")
 def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_schedule, device, seed, val_fraction, resume, init_weights, export_dir,
-                  precision, threads, workers, time_limit):
+                  precision, threads, workers, time_limit, patience):
     """Train BPartIS or a learned baseline (--method) on an EMPS-layout dataset (validation on
     held-out publications of the train split)."""
     from ..train import TrainConfig
@@ -110,7 +112,8 @@ def train_command(data, train_method, out_dir, epochs, crop, batch, lr, lr_sched
         default_lr = training_task(train_method).lr
     config = TrainConfig(data=str(data), out_dir=str(out_dir or Path("runs") / train_method), epochs=epochs, crop=crop, batch=batch,
                          lr=default_lr if lr is None else lr, lr_schedule=lr_schedule, device=device, seed=seed,
-                         val_fraction=val_fraction, precision=precision, threads=threads, workers=workers, method=train_method, time_limit=time_limit)
+                         val_fraction=val_fraction, precision=precision, threads=threads, workers=workers, method=train_method, time_limit=time_limit,
+                         patience=patience)
     best = train(config, resume=resume, init_weights=init_weights)
     click.echo(f"best checkpoint: {best}")
     if export_dir:

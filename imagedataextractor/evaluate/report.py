@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from .analysis import ANALYSIS_KEYS, PAPER_ANALYSIS
 from .metrics import METRIC_KEYS
@@ -44,37 +44,39 @@ METHOD_NOTES = {
 }
 
 
-def comparison_table(evaluations: Sequence[Evaluation], *, style: Style = "text") -> str:
+def comparison_table(evaluations: Sequence[Evaluation | Mapping[str, Any]], *, style: Style = "text") -> str:
     """One row per method: images scored, metrics, median seconds per image, the particle-analysis
     distances (means over images with >= 30 true particles, and how many), the paper's AP / AP50 /
     AP75 / mIoU and its analysis distances ('-' where the paper has none). Below the table, a line
-    for each method that failed on some images and each :data:`METHOD_NOTES` entry of a method shown."""
+    for each method that failed on some images and each :data:`METHOD_NOTES` entry of a method shown.
+
+    Each entry is an :class:`Evaluation` or its :meth:`Evaluation.to_json` record (e.g. a row
+    stored by an earlier run of ``benchmarks/methods_comparison.py``)."""
     header = ["method", "images", *(_METRIC_HEADERS[k] for k in METRIC_KEYS), "s/img",
               *(_ANALYSIS_HEADERS[k] for k in ANALYSIS_KEYS), "n>=30", "paper AP/AP50/AP75/mIoU", "paper size/AR/RDF"]
     rows = []
     notes = []
     for evaluation in evaluations:
-        summary = evaluation.summary
-        n_failed = int(summary.get("n_failed", 0))
-        scored = len(evaluation.per_image) - n_failed
-        paper = PAPER_TABLE.get(evaluation.method)
-        paper_analysis = PAPER_ANALYSIS.get(evaluation.method)
+        record = evaluation if isinstance(evaluation, Mapping) else evaluation.to_json()
+        method, n_images, n_failed = record["method"], int(record["n_images"]), int(record.get("n_failed") or 0)
+        paper = PAPER_TABLE.get(method)
+        paper_analysis = PAPER_ANALYSIS.get(method)
         rows.append([
-            evaluation.method,
-            str(scored),
-            *(_cell(summary.get(k)) for k in METRIC_KEYS),
-            _cell(summary.get("seconds_per_image"), 2),
-            *(_cell(summary.get(k), 4) for k in ANALYSIS_KEYS),
-            str(int(summary.get("n_analysis_images", 0))),
+            method,
+            str(n_images - n_failed),
+            *(_cell(record.get(k)) for k in METRIC_KEYS),
+            _cell(record.get("seconds_per_image"), 2),
+            *(_cell(record.get(k), 4) for k in ANALYSIS_KEYS),
+            str(int(record.get("n_analysis_images") or 0)),
             "/".join(f"{v:.3f}" for v in paper) if paper else "-",
             "/".join(f"{v:.4f}" for v in paper_analysis) if paper_analysis else "-",
         ])
         if n_failed:
-            first = evaluation.errors[0]
+            first = str(record["error"])
             first = first if len(first) <= _NOTE_CHARS else first[: _NOTE_CHARS - 3] + "..."
-            notes.append(f"{evaluation.method}: failed on {n_failed} of {len(evaluation.per_image)} images ({first})")
-        if evaluation.method in METHOD_NOTES:
-            notes.append(METHOD_NOTES[evaluation.method])
+            notes.append(f"{method}: failed on {n_failed} of {n_images} images ({first})")
+        if method in METHOD_NOTES:
+            notes.append(METHOD_NOTES[method])
     table = render(header, rows, style=style)
     if not notes:
         return table

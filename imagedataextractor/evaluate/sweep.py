@@ -102,6 +102,15 @@ class TuSweep:
         finite = self.summary[np.isfinite(self.summary["tu"]) & np.isfinite(self.summary[metric])]
         return float(finite.loc[finite[metric].idxmax(), "tu"]) if len(finite) else math.nan
 
+    @classmethod
+    def from_json(cls, record: dict) -> "TuSweep":
+        """The sweep of a :meth:`to_json` record (e.g. stored by ``benchmarks/methods_comparison.py``):
+        its summary and settings; ``per_image`` is empty, as the record does not keep those rows."""
+        rows = [{key: (math.inf if key == "tu" else math.nan) if value is None else value for key, value in row.items()}
+                for row in record["rows"]]
+        return cls(pd.DataFrame(columns=["image", "tu", *METRIC_KEYS, "n_pred"]), pd.DataFrame(rows),
+                   float(record["model_tu"]), int(record["n_samples"]), int(record["n_images"]))
+
     def to_json(self) -> dict:
         """Plain values: the summary rows (tu ``None`` for no filter, NaN as None) and settings."""
         def plain(value):

@@ -13,7 +13,7 @@ def training_summary(state: dict) -> dict:
     """The ``training`` entry of an exported bundle's config, from a training checkpoint: epochs,
     the settings that shaped the weights, the last validation loss and the training seconds."""
     trained = state["config"]
-    settings = {k: trained.get(k) for k in ("crop", "batch", "lr", "seed", "split", "val_fraction", "precision")}
+    settings = {k: trained.get(k) for k in ("crop", "batch", "lr", "seed", "split", "val_fraction", "precision", "patience")}
     return {
         "epochs": state["epoch"],
         **settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ class TrainConfig:
     split: str = "train"
     method: str = "bpartis"
     time_limit: float = 0.0  # seconds from the start of train(); 0: none (see TimeLimit)
+    patience: int = 0  # stop after this many epochs without a lower validation loss; 0: never (see stalled)
 
 
 @dataclass
@@ -105,6 +107,28 @@ class TimeLimit:
         return True
 
 
+def stalled(history: list[dict], patience: int) -> bool:
+    """Whether the last ``patience`` epochs of ``history`` all failed to lower the validation loss
+    below the best before them (early stopping; ``patience`` 0: never). Counted over the whole
+    history, so a resumed run keeps its count."""
+    if patience <= 0 or not history:
+        return False
+    losses = [h["val_loss"] for h in history]
+    best_epoch = losses.index(min(losses))
+    return len(losses) - 1 - best_epoch >= patience
+
+
+def should_stop(config: TrainConfig, time_limit: TimeLimit, history: list[dict], epoch: int, out_dir: Path) -> bool:
+    """Whether to stop before 0-based ``epoch``: the time limit (:meth:`TimeLimit.reached`) or no
+    validation improvement for ``config.patience`` epochs (:func:`stalled`), logged."""
+    if stalled(history, config.patience):
+        best = min(history, key=lambda h: h["val_loss"])
+        log.warning("no lower validation loss for %d epochs (best %.4f at epoch %d): stopped after epoch %d",
+                    config.patience, best["val_loss"], best["epoch"], epoch)
+        return True
+    return time_limit.reached(epoch, out_dir)
+
+
 def seed_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: give each worker's copy of the dataset its own augmentation
     stream, seeded from the loader's per-epoch base seed (so runs stay deterministic for ``--seed``)
@@ -126,13 +150,19 @@ def split_by_publication(samples: list[Sample], val_fraction: float) -> tuple[li
 
 
 def save_epoch(out_dir: Path, payload: dict, val_loss: float, best: float) -> float:
-    """Write ``last.pt`` (and ``best.pt`` when ``val_loss`` beats ``best``) and ``history.json``
+    """Write ``last.pt`` (and ``best.pt`` when ``val_loss`` beats ``best``), ``history.json`` and
+    the learning curve ``history.csv`` (one row per epoch: epoch, train_loss, val_loss, seconds, lr)
     from an epoch's checkpoint ``payload``; returns the new best validation loss."""
     _save(payload, out_dir / "last.pt")
     if val_loss < best:
         best = val_loss
         _save(payload, out_dir / "best.pt")
-    (out_dir / "history.json").write_text(json.dumps(payload["history"], indent=1))
+    history = payload["history"]
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    with (out_dir / "history.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
     return best
 
 
@@ -168,7 +198,8 @@ def train(
     file, of which every tensor matching by name and shape is used, e.g. pretrained encoder weights)
     starts from its weights with a fresh optimiser. With ``config.time_limit`` the run stops
     between epochs before it would pass that many seconds (:class:`TimeLimit`), for jobs on lent
-    or queued machines with a wall-clock limit.
+    or queued machines with a wall-clock limit; with ``config.patience`` it stops once the
+    validation loss has not improved for that many epochs (:func:`stalled`).
     """
     time_limit = TimeLimit(config)
     task = training_task(config.method)
@@ -215,7 +246,7 @@ def train(
 
     epoch_lr(config, start_epoch)  # an unknown schedule fails before the first epoch
     for epoch in range(start_epoch, config.epochs):
-        if time_limit.reached(epoch, out_dir):
+        if should_stop(config, time_limit, history, epoch, out_dir):
             break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)

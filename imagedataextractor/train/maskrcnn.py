@@ -32,7 +32,7 @@ from ..segment.maskrcnn import (
 )
 from .data import AugmentedCrops, load_resized
 from .bundle import training_summary
-from .loop import EpochRecord, TimeLimit, TrainConfig, epoch_lr, save_epoch, split_by_publication
+from .loop import EpochRecord, TimeLimit, TrainConfig, epoch_lr, save_epoch, should_stop, split_by_publication
 from .tasks import load_partial_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def train_maskrcnn(
     particles are skipped. Writes ``last.pt`` each epoch, ``best.pt`` when the validation loss (on
     held-out publications) improves, and ``history.json``; ``resume`` continues a ``last.pt``,
     ``init_weights`` starts from pretrained weights (see :func:`initialise`); ``config.time_limit``
-    stops it between epochs as in :func:`~imagedataextractor.train.loop.train`.
+    and ``config.patience`` stop it between epochs as in :func:`~imagedataextractor.train.loop.train`.
     """
     time_limit = TimeLimit(config)
     require_torchvision()
@@ -156,7 +156,7 @@ def train_maskrcnn(
     order = torch.Generator().manual_seed(config.seed + start_epoch)
 
     for epoch in range(start_epoch, config.epochs):
-        if time_limit.reached(epoch, out_dir):
+        if should_stop(config, time_limit, history, epoch, out_dir):
             break
         started = time.perf_counter()
         lr = epoch_lr(config, epoch)

@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
@@ -30,8 +31,8 @@ from imagedataextractor.evaluate.analysis import compare_stats, particle_stats, 
 from imagedataextractor.evaluate.figures import GRID_HEADER_PX, overlay_grid, save_overlay_grid
 from imagedataextractor.evaluate.analysis import rdf_rmse
 from imagedataextractor.evaluate.metrics import EvaluationError
-from imagedataextractor.evaluate.report import comparison_table
-from imagedataextractor.evaluate.sweep import summarise_sweep, sweep_prediction
+from imagedataextractor.evaluate.report import comparison_table, sweep_table
+from imagedataextractor.evaluate.sweep import TuSweep, summarise_sweep, sweep_prediction
 from imagedataextractor.measure.distributions import radial_distribution
 from imagedataextractor.models.registry import write_bundle
 from imagedataextractor.segment import methods as segment_methods
@@ -217,6 +218,16 @@ def test_sweep_rows_and_summary_on_synthetic_outputs():
         sweep_module.check_tu_values([-0.1])
 
 
+def test_a_stored_sweep_renders_as_it_was_stored():
+    prediction = synthetic_prediction([0.001, 0.01])
+    truth, _ = prediction.at_tu(math.inf)
+    rows = [{"image": "a", **row} for row in sweep_prediction(truth, prediction, (0.005, math.inf))]
+    sweep = TuSweep(pd.DataFrame(rows), summarise_sweep(rows, (0.005, math.inf)), 0.005, 30, 1)
+    stored = TuSweep.from_json(json.loads(json.dumps(sweep.to_json())))
+    assert sweep_table(stored) == sweep_table(sweep) and stored.best("AP") == sweep.best("AP")
+    assert stored.per_image.empty and (stored.n_samples, stored.n_images) == (30, 1)
+
+
 def fake_mc_outputs(network, x, n_samples, *, seed=0, batch_size=3, flips=False):
     """Raw outputs whose embeddings put three discs exactly on their centres, with information
     0.001, 0.01 and 0.1 on them: what a trained network might give, without training one."""
@@ -337,6 +348,9 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_emps, cheap_registry, mo
     assert "gmm: failed on 1 of 2 images (few: ImageError: gmm: no phases)" in comparison_table(comparison.evaluations)
     renamed = [type(gmm)("dilated-unet-crf", gmm.per_image, gmm.summary)]  # a row of the MOF method says what it leaves out
     assert "VGG16 object classifier is not implemented" in comparison_table(renamed, style="markdown")
+    # a stored row (an earlier run's to_json record, e.g. kept by methods_comparison.py --keep-stored) renders the same
+    stored = json.loads(json.dumps([gmm.to_json(), copy.to_json()]))
+    assert comparison_table(stored, style="markdown") == comparison_table(comparison.evaluations, style="markdown")
     with pytest.raises(EvaluationError, match="unknown method 'nope'"):
         compare_methods(tiny_emps, methods=["nope"])
 

@@ -87,11 +87,11 @@ def test_init_weights_from_a_state_dict_file(tmp_path):
 def test_cli_trains_a_unet_within_a_time_limit_resumes_and_segments_with_it(tiny_dataset, tmp_path):  # noqa: F811
     runner = CliRunner()
     common = ["train", "--method", "unet", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--size", "32", "--batch", "2"]
-    first = runner.invoke(main, [*common, "--epochs", "2", "--time-limit", "1e-6"])  # stops after its first epoch
+    first = runner.invoke(main, [*common, "--epochs", "2", "--time-limit", "1e-6", "--patience", "5"])  # stops after its first epoch
     assert first.exit_code == 0, first.output
     checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert checkpoint["config"]["method"] == "unet" and checkpoint["config"]["lr"] == 1e-4
-    assert checkpoint["epoch"] == 1 and checkpoint["config"]["time_limit"] == 1e-6
+    assert checkpoint["epoch"] == 1 and checkpoint["config"]["time_limit"] == 1e-6 and checkpoint["config"]["patience"] == 5
     second = runner.invoke(main, [*common, "--epochs", "2", "--resume", str(tmp_path / "run" / "last.pt"),
                                   "--export", str(tmp_path / "bundle")])
     assert second.exit_code == 0, second.output

@@ -1,5 +1,6 @@
 """A tiny training run: checkpoints, resume, export to a loadable bundle, CLI wiring."""
 
+import csv
 import json
 import logging
 from dataclasses import asdict
@@ -14,7 +15,8 @@ from imagedataextractor.segment.erfnet import load_network
 from imagedataextractor.models.registry import read_bundle
 from imagedataextractor.train import TrainConfig, train
 from imagedataextractor.train.export import export_checkpoint
-from imagedataextractor.train.loop import EpochRecord, TimeLimit, epoch_lr
+from imagedataextractor.train import loop
+from imagedataextractor.train.loop import EpochRecord, TimeLimit, epoch_lr, stalled
 
 
 def test_train_resume_and_export(tiny_dataset, tmp_path):
@@ -133,3 +135,28 @@ def test_time_limit_estimates_from_the_slowest_epoch(tmp_path):
     unlimited = TimeLimit(TrainConfig(data=""))
     unlimited.end_epoch([], _epoch(1e6))
     assert not unlimited.reached(1, tmp_path)  # 0: no limit
+
+
+def test_stalled_counts_epochs_since_the_lowest_validation_loss():
+    history = [{"epoch": i + 1, "val_loss": v} for i, v in enumerate([0.9, 0.5, 0.6, 0.5, 0.7])]
+    assert stalled(history, 3)  # epochs 3-5 did not go below epoch 2's 0.5 (a tie is no improvement)
+    assert not stalled(history, 4)
+    assert not stalled(history, 0) and not stalled([], 1)
+    assert not stalled(history[:2], 1)  # the last epoch is the best
+
+
+def test_patience_stops_the_run_and_the_learning_curve_is_a_csv(tiny_dataset, tmp_path, monkeypatch, caplog):
+    # a validation loss that never improves after the first epoch: with patience 2 the run ends after epoch 3
+    monkeypatch.setattr(loop, "validation_loss", lambda *args: 1.0)
+    config = TrainConfig(data=str(tiny_dataset), out_dir=str(tmp_path / "run"), epochs=10, crop=32, canvas=64, batch=2,
+                         val_fraction=0.5, patience=2)
+    with caplog.at_level(logging.WARNING, logger="imagedataextractor.train.loop"):
+        train(config, progress=False)
+    assert "no lower validation loss for 2 epochs (best 1.0000 at epoch 1): stopped after epoch 3" in caplog.text
+    with (tmp_path / "run" / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and [float(r["val_loss"]) for r in rows] == [1.0] * 3
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "seconds", "lr"]
+    # resumed, the count goes on over the stored history: no further epoch
+    train(config, resume=tmp_path / "run" / "last.pt", progress=False)
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 3
