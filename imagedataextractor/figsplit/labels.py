@@ -295,17 +295,25 @@ def _read_group(
     recheck: _Recheck | None = None,
 ) -> LabelReading | None:
     """The group read as one line (psm 7, which gives bracketed letters far steadier confidences
-    than psm 8), or failing that its letter alone as one character (psm 10), or failing that, in a
+    than psm 8), or failing that its letter alone as one character (psm 10), or where both read
+    nothing at all, as one word (psm 8: Tesseract 5 returns nothing in psm 7 and 10 for some clean
+    single letters, e.g. a bold serif "e", that it reads at 90 as a word; where psm 7 or 10 read
+    something else, psm 8 tends to read texture as a letter, so then it is only tried on a
+    ``recheck``, where only the expected letter counts), or failing that, in a
     left corner (a group joined to a plot's tick labels or title), its first letter with its
     brackets (not in right corners, where the group is more likely a scale bar's text); on a
     ``recheck``, accepted only as the expected letter."""
-    attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10)]
+    attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10), (group, LETTERS + "()", 8)]
     lead = _leading_label(group)
     if corner.endswith("left") and len(lead) < len(group):
         attempts.append((lead, LETTERS + "()", 7))
     contrast_to_noise = _contrast_to_noise(window, components, group)
+    read_anything = False
     for glyphs, whitelist, psm in attempts:
+        if psm == 8 and read_anything and recheck is None:
+            continue
         result = read_text(_patch(window, components, glyphs, dark_text), whitelist=whitelist, psm=psm)
+        read_anything = read_anything or bool(result.text)
         match = _LABEL.match(result.text.replace(" ", ""))
         if not match:
             continue
