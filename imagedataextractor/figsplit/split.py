@@ -168,9 +168,7 @@ def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[i
     letters read rise in; rows when neither) and their letters made consistent in that order
     (misreadings dropped, see :func:`consistent_labels`)."""
     if len(boxes) < 2:
-        # A lone panel can only be "a": another letter is a misreading or the letter of the
-        # article that a reprinted image was cut from.
-        return list(range(len(boxes))), consistent_labels(labels)
+        return list(range(len(boxes))), labels
     candidates = [list(range(len(boxes))), reading_order(boxes)]
     for order in candidates:
         ordered = consistent_labels([labels[index] for index in order])

@@ -175,18 +175,3 @@ def test_tick_labels_left_of_a_plot_stay_with_it_even_when_nearer_the_panel_befo
     panels = split_figure(np.asarray(canvas), config=SplitConfig(read_labels=False))
     assert [panel.bbox[0] for panel in panels] == [0, 210]
     assert panels[0].bbox[2] == 200
-
-
-@pytest.mark.parametrize("printed, expected", [("a", "a"), ("b", None), ("(D)", None)])
-def test_a_single_panel_figure_keeps_only_the_letter_a(printed: str, expected: str | None) -> None:
-    # A lone panel lettered "b" or "D" is an image cut from another article's figure: its letter is
-    # printed, but it is not this figure's panel letter.
-    rng = np.random.default_rng(5)
-    canvas = Image.new("RGB", (300, 260), (255, 255, 255))
-    canvas.paste(Image.fromarray(procedural_micrograph(rng, 300, 260)), (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle([5, 5, 60, 40], fill=(255, 255, 255))
-    draw.text((9, 7), printed, fill=(0, 0, 0), font=FONT)
-    panels = split_figure(np.asarray(canvas))
-    assert len(panels) == 1
-    assert panels[0].label == expected
