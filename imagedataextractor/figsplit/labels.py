@@ -393,6 +393,37 @@ def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
     return None
 
 
+#: The band at the top of a plot searched for a label that starts its title (:func:`read_title_label`):
+#: this share of the panel's height, at least ``_TITLE_BAND_MIN_PX``.
+_TITLE_BAND, _TITLE_BAND_MIN_PX = 0.25, 40
+#: Words looked at in the band, nearest its top-left first.
+_TITLE_WORDS = 8
+
+
+def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+    """The label that starts a plot's title inside its frame ("a) E. fuscoguttatus", as PLOS figures
+    print them), in an (H, W, 3) uint8 RGB panel, or None. Dark words in the top band of the panel
+    are looked at nearest its top-left first; a word counts only when it is a letter and a closing
+    bracket, both by shape (:func:`_is_bracket`) and as read, so a title's words are not taken for
+    a label; a unit like "(s)" can be, and is then dropped by the figure's lettering
+    (:func:`consistent_labels`) unless it fits. ``bbox`` is in ``image`` pixels."""
+    grey = grey_levels(image)
+    band = grey[: min(grey.shape[0], max(_TITLE_BAND_MIN_PX, int(_TITLE_BAND * grey.shape[0])))]
+    components, glyphs = _glyphs(band, (0, 0), dark_text=True)
+    for _ in range(_TITLE_WORDS):
+        word = _label_group(glyphs, float("inf")) if glyphs else []
+        if not word:
+            return None
+        glyphs = [glyph for glyph in glyphs if glyph not in word]
+        lead = _leading_label(word)
+        if len(lead) < 2 or not _is_bracket(lead[-1], word) or _is_bracket(lead[0], word) and len(lead) < 3:
+            continue
+        reading = _read_group(band, components, lead, True, "top-left", (0, 0), config)
+        if reading is not None and reading.text.endswith(")"):
+            return LabelReading(reading.label, reading.text, reading.confidence, "title", reading.bbox)
+    return None
+
+
 def read_corner_labels(image: np.ndarray, *, config: SplitConfig = SplitConfig(), groups_per_polarity: int = 3) -> list[LabelReading]:
     """Every panel label printed in the corners of an (H, W, 3) uint8 RGB micrograph: the figure's
     own label drawn over the image and the labels of the source article's figure that the image
