@@ -403,9 +403,10 @@ _TITLE_WORDS = 8
 def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
     """The label that starts a plot's title inside its frame ("a) E. fuscoguttatus", as PLOS figures
     print them), in an (H, W, 3) uint8 RGB panel, or None. Dark words in the top band of the panel
-    are looked at nearest its top-left first; a word counts only when it is a letter and a closing
-    bracket, both by shape (:func:`_is_bracket`) and as read, so a title's words are not taken for
-    a label; a unit like "(s)" can be, and is then dropped by the figure's lettering
+    are looked at nearest its top-left first; a word counts only when it starts with one glyph and
+    a closing bracket (by shape, :func:`_is_bracket`; Tesseract often reads the bracket with
+    confidence 0, so the letter is read alone too), so a title's words are not taken for a label.
+    A unit like "(s)" can be, and is then dropped by the figure's lettering
     (:func:`consistent_labels`) unless it fits. ``bbox`` is in ``image`` pixels."""
     grey = grey_levels(image)
     band = grey[: min(grey.shape[0], max(_TITLE_BAND_MIN_PX, int(_TITLE_BAND * grey.shape[0])))]
@@ -419,7 +420,7 @@ def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
         if len(lead) < 2 or not _is_bracket(lead[-1], word) or _is_bracket(lead[0], word) and len(lead) < 3:
             continue
         reading = _read_group(band, components, lead, True, "top-left", (0, 0), config)
-        if reading is not None and reading.text.endswith(")"):
+        if reading is not None:
             return LabelReading(reading.label, reading.text, reading.confidence, "title", reading.bbox)
     return None
 
