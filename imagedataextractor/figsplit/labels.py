@@ -403,26 +403,41 @@ _TITLE_WORDS = 8
 def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
     """The label that starts a plot's title inside its frame ("a) E. fuscoguttatus", as PLOS figures
     print them), in an (H, W, 3) uint8 RGB panel, or None. Dark words in the top band of the panel
-    are looked at nearest its top-left first; a word counts only when it starts with one glyph and
-    a closing bracket (by shape, :func:`_is_bracket`; Tesseract often reads the bracket with
+    are looked at nearest its top-left first; a word counts only when the title's next word follows
+    it on its line and it starts with one glyph and a closing bracket (by shape, :func:`_is_bracket`; Tesseract often reads the bracket with
     confidence 0, so the letter is read alone too), so a title's words are not taken for a label.
     A unit like "(s)" can be, and is then dropped by the figure's lettering
     (:func:`consistent_labels`) unless it fits. ``bbox`` is in ``image`` pixels."""
     grey = grey_levels(image)
     band = grey[: min(grey.shape[0], max(_TITLE_BAND_MIN_PX, int(_TITLE_BAND * grey.shape[0])))]
     components, glyphs = _glyphs(band, (0, 0), dark_text=True)
+    remaining = list(glyphs)
     for _ in range(_TITLE_WORDS):
-        word = _label_group(glyphs, float("inf")) if glyphs else []
+        word = _label_group(remaining, float("inf")) if remaining else []
         if not word:
             return None
-        glyphs = [glyph for glyph in glyphs if glyph not in word]
+        remaining = [glyph for glyph in remaining if glyph not in word]
         lead = _leading_label(word)
         if len(lead) < 2 or not _is_bracket(lead[-1], word) or _is_bracket(lead[0], word) and len(lead) < 3:
+            continue
+        if not _title_follows(lead, glyphs):
             continue
         reading = _read_group(band, components, lead, True, "top-left", (0, 0), config)
         if reading is not None:
             return LabelReading(reading.label, reading.text, reading.confidence, "title", reading.bbox)
     return None
+
+
+def _title_follows(lead: list[_Glyph], glyphs: list[_Glyph]) -> bool:
+    """Whether a glyph of the same line starts within two of the lead's heights after it (the
+    title's first word; a tick label such as "30" is followed by a tick mark, no glyph)."""
+    x0, y0, x1, y1 = _union(lead)
+    height = y1 - y0
+    return any(
+        0 <= glyph.box[0] - x1 <= 2 * height and min(y1, glyph.box[3]) - max(y0, glyph.box[1]) >= 0.5 * min(height, glyph.box[3] - glyph.box[1])
+        for glyph in glyphs
+        if glyph not in lead
+    )
 
 
 def read_corner_labels(image: np.ndarray, *, config: SplitConfig = SplitConfig(), groups_per_polarity: int = 3) -> list[LabelReading]:

@@ -143,3 +143,13 @@ def test_a_title_without_a_bracketed_letter_gives_no_label() -> None:
     from imagedataextractor.figsplit.labels import read_title_label
 
     assert read_title_label(_plot_with_title("Au NPs, 180 C", 2)) is None
+
+
+def test_tick_labels_at_the_top_of_a_plot_are_no_title_label() -> None:
+    # The generated single plot whose "30" tick label (a "3" and a narrow "0") once read as "c)".
+    from imagedataextractor.figsplit.labels import read_title_label
+    from imagedataextractor.figsplit.synthetic import make_case
+
+    figure = make_case("single-plot", 7)
+    assert read_title_label(figure.image) is None
+    assert [panel.label for panel in split_figure(figure.image)] == [None]
