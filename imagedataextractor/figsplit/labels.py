@@ -220,8 +220,8 @@ def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
     return inner
 
 
-def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool) -> np.ndarray:
-    """The glyphs black on white, scaled to the OCR height. Their region is binarised with Otsu's
+def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool, height: int = _OCR_HEIGHT) -> np.ndarray:
+    """The glyphs black on white, scaled to ``height`` (px). Their region is binarised with Otsu's
     threshold (which recovers thin strokes that the fixed glyph threshold broke) and only the ink
     touching the glyphs is kept (not texture or other marks in the region); above a lone stroke, so
     is a mark within its width up to a glyph height above it (the dot of an "i" or "j")."""
@@ -245,10 +245,10 @@ def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dar
         # The patch is scaled by the stroke's height, the dot above it included.
         ys = np.flatnonzero((binary == 0).any(axis=1))
         y0 = y1 - (int(ys[-1]) - int(ys[0]) + 1) if ys.size else y0
-    scale = _OCR_HEIGHT / (y1 - y0)
+    scale = height / (y1 - y0)
     size = (max(1, round(binary.shape[1] * scale)), max(1, round(binary.shape[0] * scale)))
     image = Image.fromarray(binary).resize(size, Image.Resampling.LANCZOS)
-    return np.pad(np.asarray(image), _OCR_HEIGHT // 2, constant_values=255)
+    return np.pad(np.asarray(image), height // 2, constant_values=255)
 
 
 def _contrast_to_noise(window: np.ndarray, components: np.ndarray, group: list[_Glyph]) -> float:
@@ -295,17 +295,27 @@ def _read_group(
     recheck: _Recheck | None = None,
 ) -> LabelReading | None:
     """The group read as one line (psm 7, which gives bracketed letters far steadier confidences
-    than psm 8), or failing that its letter alone as one character (psm 10), or failing that, in a
+    than psm 8), or failing that its letter alone as one character (psm 10), or where both read
+    nothing at all, as one word (psm 8: Tesseract 5 returns nothing in psm 7 and 10 for some clean
+    single letters, e.g. a bold serif "e", that it reads at 90 as a word; where psm 7 or 10 read
+    something else, psm 8 tends to read texture as a letter, so then it is only tried on a
+    ``recheck``, where only the expected letter counts), or failing that, in a
     left corner (a group joined to a plot's tick labels or title), its first letter with its
     brackets (not in right corners, where the group is more likely a scale bar's text); on a
     ``recheck``, accepted only as the expected letter."""
-    attempts = [(group, LETTERS + "()", 7), (_without_brackets(group), LETTERS, 10)]
+    attempts = [(group, LETTERS + "()", 7, _OCR_HEIGHT), (_without_brackets(group), LETTERS, 10, _OCR_HEIGHT), (group, LETTERS + "()", 8, _OCR_HEIGHT)]
+    if recheck is not None:
+        attempts.append((group, LETTERS + "()", 7, _RECHECK_OCR_HEIGHT))
     lead = _leading_label(group)
     if corner.endswith("left") and len(lead) < len(group):
-        attempts.append((lead, LETTERS + "()", 7))
+        attempts.append((lead, LETTERS + "()", 7, _OCR_HEIGHT))
     contrast_to_noise = _contrast_to_noise(window, components, group)
-    for glyphs, whitelist, psm in attempts:
-        result = read_text(_patch(window, components, glyphs, dark_text), whitelist=whitelist, psm=psm)
+    read_anything = False
+    for glyphs, whitelist, psm, height in attempts:
+        if psm == 8 and read_anything and recheck is None:
+            continue
+        result = read_text(_patch(window, components, glyphs, dark_text, height), whitelist=whitelist, psm=psm)
+        read_anything = read_anything or bool(result.text)
         match = _LABEL.match(result.text.replace(" ", ""))
         if not match:
             continue
@@ -381,6 +391,53 @@ def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
         for reading in _corner_readings(grey, corner, config, groups_per_polarity=_BLIND_GROUPS):
             return reading
     return None
+
+
+#: The band at the top of a plot searched for a label that starts its title (:func:`read_title_label`):
+#: this share of the panel's height, at least ``_TITLE_BAND_MIN_PX``.
+_TITLE_BAND, _TITLE_BAND_MIN_PX = 0.25, 40
+#: Words looked at in the band, nearest its top-left first.
+_TITLE_WORDS = 8
+
+
+def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+    """The label that starts a plot's title inside its frame ("a) E. fuscoguttatus", as PLOS figures
+    print them), in an (H, W, 3) uint8 RGB panel, or None. Dark words in the top band of the panel
+    are looked at nearest its top-left first; a word counts only when the title's next word follows
+    it on its line and it starts with one glyph and a closing bracket (by shape, :func:`_is_bracket`; Tesseract often reads the bracket with
+    confidence 0, so the letter is read alone too), so a title's words are not taken for a label.
+    A unit like "(s)" can be, and is then dropped by the figure's lettering
+    (:func:`consistent_labels`) unless it fits. ``bbox`` is in ``image`` pixels."""
+    grey = grey_levels(image)
+    band = grey[: min(grey.shape[0], max(_TITLE_BAND_MIN_PX, int(_TITLE_BAND * grey.shape[0])))]
+    components, glyphs = _glyphs(band, (0, 0), dark_text=True)
+    remaining = list(glyphs)
+    for _ in range(_TITLE_WORDS):
+        word = _label_group(remaining, float("inf")) if remaining else []
+        if not word:
+            return None
+        remaining = [glyph for glyph in remaining if glyph not in word]
+        lead = _leading_label(word)
+        if len(lead) < 2 or not _is_bracket(lead[-1], word) or _is_bracket(lead[0], word) and len(lead) < 3:
+            continue
+        if not _title_follows(lead, glyphs):
+            continue
+        reading = _read_group(band, components, lead, True, "top-left", (0, 0), config)
+        if reading is not None:
+            return LabelReading(reading.label, reading.text, reading.confidence, "title", reading.bbox)
+    return None
+
+
+def _title_follows(lead: list[_Glyph], glyphs: list[_Glyph]) -> bool:
+    """Whether a glyph of the same line starts within two of the lead's heights after it (the
+    title's first word; a tick label such as "30" is followed by a tick mark, no glyph)."""
+    x0, y0, x1, y1 = _union(lead)
+    height = y1 - y0
+    return any(
+        0 <= glyph.box[0] - x1 <= 2 * height and min(y1, glyph.box[3]) - max(y0, glyph.box[1]) >= 0.5 * min(height, glyph.box[3] - glyph.box[1])
+        for glyph in glyphs
+        if glyph not in lead
+    )
 
 
 def read_corner_labels(image: np.ndarray, *, config: SplitConfig = SplitConfig(), groups_per_polarity: int = 3) -> list[LabelReading]:
@@ -513,6 +570,10 @@ def expected_labels(labels: list[str | None]) -> list[str | None]:
 #: of the expected letter needs this confidence on texture, and on a uniform patch for i, j, l.
 _RECHECK_UPSCALE, _RECHECK_MIN_CONTRAST, _RECHECK_CLUTTERED_CONFIDENCE, _RECHECK_STROKE_CONFIDENCE = 2, 35, 60.0, 60.0
 _RECHECK_DARK_TEXT, _RECHECK_LIGHT_TEXT = 40, 215
+#: A second look also reads the group scaled to this glyph height (px): on clean letters of the
+#: label fonts at 11-18 pt, Tesseract reads 317 of 330 right at 24 px and 307 at 40 px, with
+#: different errors ("a" as "d" at 40).
+_RECHECK_OCR_HEIGHT = 24
 #: Glyph groups read per polarity and level on a second look (texture blobs nearer the corner than
 #: the label come first).
 _RECHECK_GROUPS = 4

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..imageio import as_rgb
 from .classify import COLOURED_PIXEL_SPREAD, classify_panel
-from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label
+from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label, read_title_label
 from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
@@ -96,6 +96,11 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
         found = [(_scaled(box, 1 / scale, (width, height)), confidence) for box, confidence in found]
     kinds = [classify_panel(_crop(image, box), config=config) for box, _ in found]
     readings = [_read_label(image, grey, box, config) for box, _ in found]
+    # A plot without a corner label may start its title with it, inside its frame.
+    readings = [
+        read_title_label(_crop(image, box), config=config) if reading is None and config.read_labels and not is_micrograph else reading
+        for (box, _), reading, (is_micrograph, _) in zip(found, readings, kinds)
+    ]
     labels = [reading.label if reading else None for reading in readings]
     # Figures print their labels in one corner: the second look searches the corners labels were read in.
     corners = tuple(corner for corner in CORNERS if any(reading and reading.corner == corner for reading in readings)) or CORNERS

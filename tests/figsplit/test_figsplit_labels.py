@@ -97,3 +97,59 @@ def test_letters_too_big_or_too_wide_for_a_label_are_texture() -> None:
     assert _label_sized((10, 10, 40, 50), (512, 512))  # a 40-px letter
     assert not _label_sized((10, 21, 232, 153), (512, 512))  # 132 px tall: a quarter of the image
     assert not _label_sized((518, 6, 738, 47), (512, 760))  # 220 px wide, 41 tall: not one letter
+
+
+@pytest.mark.parametrize("font_name", ["DejaVuSerif-Bold.ttf", "DejaVuSans-Bold.ttf"])
+def test_a_small_bold_letter_that_tesseract_reads_only_as_a_word_is_read(font_name: str) -> None:
+    # An 11 pt bold "e" on a flat grey patch: Tesseract 5 reads nothing in its line (psm 7) and
+    # single-character (psm 10) modes, and "e" as a word (psm 8).
+    from PIL import Image, ImageDraw
+
+    from imagedataextractor.figsplit.labels import read_panel_label
+    from imagedataextractor.figsplit.synthetic import _font
+
+    panel = Image.new("RGB", (200, 200), (160, 160, 160))
+    ImageDraw.Draw(panel).text((8, 6), "e", fill=(0, 0, 0), font=_font(font_name, 11))
+    reading = read_panel_label(np.asarray(panel))
+    assert reading is not None and reading.label == "e"
+
+
+def _plot_with_title(title: str, seed: int) -> np.ndarray:
+    """A 300 x 220 px bar chart with ``title`` printed inside its frame, bold italic, 40 % in from the left."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(3.0, 2.2), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0.18, 0.15, 0.78, 0.8))
+    rng = np.random.default_rng(seed)
+    axes.bar(np.arange(6), rng.uniform(0.1, 0.8, 6), color="0.4")
+    axes.set_ylim(0, 1.2)
+    axes.set_ylabel("Proportion")
+    axes.text(0.4, 0.88, title, transform=axes.transAxes, fontsize=10, fontweight="bold", fontstyle="italic")
+    figure.canvas.draw()
+    return np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def test_a_label_starting_a_plot_title_inside_its_frame_is_read() -> None:
+    # PLOS style: "a) E. fuscoguttatus" inside the frame, far from every corner of the panel.
+    gutter = np.full((220, 20, 3), 255, np.uint8)
+    figure = np.concatenate([_plot_with_title("a) E. fuscoguttatus", 0), gutter, _plot_with_title("b) P. areolatus", 1)], axis=1)
+    panels = split_figure(figure)
+    assert [panel.label for panel in panels] == ["a", "b"]
+
+
+def test_a_title_without_a_bracketed_letter_gives_no_label() -> None:
+    from imagedataextractor.figsplit.labels import read_title_label
+
+    assert read_title_label(_plot_with_title("Au NPs, 180 C", 2)) is None
+
+
+def test_tick_labels_at_the_top_of_a_plot_are_no_title_label() -> None:
+    # The generated single plot whose "30" tick label (a "3" and a narrow "0") once read as "c)".
+    from imagedataextractor.figsplit.labels import read_title_label
+    from imagedataextractor.figsplit.synthetic import make_case
+
+    figure = make_case("single-plot", 7)
+    assert read_title_label(figure.image) is None
+    assert [panel.label for panel in split_figure(figure.image)] == [None]
