@@ -9,6 +9,7 @@ import pandas as pd
 from skimage.measure import regionprops
 
 from .feret import feret_diameters, hull_of_pixels
+from .intervals import diameter_spread_px
 
 #: Length columns (pixels) that get an ``_nm`` twin when the scale is known.
 LENGTH_COLUMNS = (
@@ -46,11 +47,13 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else math.nan
 
 
-def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: np.ndarray | None) -> pd.DataFrame:
+def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: np.ndarray | None,
+                   foreground_fraction: np.ndarray | None = None) -> pd.DataFrame:
     """Measure every instance of an (H, W) integer label map (0 = background).
 
-    Columns (``PIXEL_COLUMNS``, then ``mean_uncertainty`` when ``uncertainty`` is given, then the
-    nm columns when ``nm_per_px`` is given):
+    Columns (``PIXEL_COLUMNS``, then ``mean_uncertainty`` when ``uncertainty`` is given,
+    ``diameter_sd_px`` when ``foreground_fraction`` is given, then the nm columns when
+    ``nm_per_px`` is given):
 
     - ``centroid_x_px``/``centroid_y_px``: column / row of the centre of mass (pixel centres at
       integer coordinates, y downwards).
@@ -68,6 +71,9 @@ def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: 
       small digitised discs); ``solidity`` = area / convex area.
     - ``touches_border``: the particle has a pixel in the first or last row or column.
     - ``mean_uncertainty``: mean of ``uncertainty`` over the particle's pixels (its units).
+    - ``diameter_sd_px``: the spread (standard deviation) of the equivalent diameter over the
+      MC-dropout samples, read from the (H, W) ``foreground_fraction``
+      (:func:`~imagedataextractor.measure.intervals.diameter_spread_px`).
     - ``*_nm`` lengths and ``area_nm2``: the pixel values times ``nm_per_px`` (squared for area).
     """
     height, width = labels.shape
@@ -104,8 +110,10 @@ def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: 
     table = pd.DataFrame(rows, columns=columns)
     dtypes = {name: "float64" for name in columns} | {"particle_id": "int64", "touches_border": "bool"}
     table = table.astype(dtypes)
+    if foreground_fraction is not None:
+        table["diameter_sd_px"] = diameter_spread_px(labels, foreground_fraction)
     if nm_per_px is not None:
-        for name in LENGTH_COLUMNS:
+        for name in LENGTH_COLUMNS + (("diameter_sd",) if foreground_fraction is not None else ()):
             table[f"{name}_nm"] = table[f"{name}_px"] * nm_per_px
         table["area_nm2"] = table["area_px"] * nm_per_px**2
     return table

@@ -35,7 +35,7 @@ UNCERTAINTY_MAX_NATS = 0.6931471805599453
 UNCERTAINTY_MAX_SIDE_PX = 512
 
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 from ..status import STATUSES
 from .records import settings_sha256
@@ -178,6 +178,7 @@ scalebars = sa.Table(
     sa.Column("length_px", sa.Float),  # bar length in image pixels
     sa.Column("nm_per_px", sa.Float),
     *_bbox_columns(),  # of the bar and its text, in image pixels
+    sa.Column("length_sd_px", sa.Float),  # standard uncertainty of length_px (its ends' sharpness); NULL before version 5
 )
 
 #: Particle measurements: (column, SQL type). DataFrame columns with these names are stored in
@@ -200,11 +201,13 @@ PARTICLE_COLUMNS: dict[str, sa.types.TypeEngine] = {
     "solidity": sa.Float(),  # area / convex area
     "touches_border": sa.Boolean(),
     "mean_uncertainty": sa.Float(),  # mean per-pixel uncertainty inside the particle
+    "diameter_sd_px": sa.Float(),  # spread (sd) of diameter_px over the MC-dropout samples; NULL without samples
     # The same lengths in nm: NULL when the image has no scale.
     "centroid_x_nm": sa.Float(),
     "centroid_y_nm": sa.Float(),
     "area_nm2": sa.Float(),
     "diameter_nm": sa.Float(),
+    "diameter_sd_nm": sa.Float(),
     "perimeter_nm": sa.Float(),
     "feret_max_nm": sa.Float(),
     "feret_min_nm": sa.Float(),
@@ -221,6 +224,17 @@ particles = sa.Table(
     sa.Column("extra", JSONType),  # unknown DataFrame columns of this row, {name: value}
 )
 
+#: The distributions' interval columns (schema version 5).
+INTERVAL_COLUMNS = [
+    sa.Column("interval_level", sa.Float),
+    sa.Column("mean_low", sa.Float),
+    sa.Column("mean_high", sa.Float),
+    sa.Column("median_low", sa.Float),
+    sa.Column("median_high", sa.Float),
+    sa.Column("counts_low", JSONType),
+    sa.Column("counts_high", JSONType),
+]
+
 distributions = sa.Table(
     "distributions",
     metadata,
@@ -233,6 +247,10 @@ distributions = sa.Table(
     sa.Column("mean", sa.Float),
     sa.Column("median", sa.Float),
     sa.Column("std", sa.Float),
+    # Confidence intervals (see imagedataextractor.measure.intervals), in the unit of kind; NULL
+    # when not computed (rows older than version 5): the level (0.95), the mean's and median's
+    # bounds, and each bin's count bounds (len(counts) floats).
+    *INTERVAL_COLUMNS,
     sa.UniqueConstraint("extraction_id", "kind"),
 )
 
@@ -358,11 +376,22 @@ def _add_uncertainty_and_masked_labels(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE extractions ADD COLUMN {name} {column_type}"))
 
 
+def _add_intervals(conn: sa.Connection) -> None:
+    """Version 5: confidence intervals of distributions, the scalebar's length uncertainty and the
+    particles' MC-dropout diameter spread (all NULL for older rows)."""
+    added = [(distributions, [c.name for c in INTERVAL_COLUMNS]), (scalebars, ["length_sd_px"]), (particles, ["diameter_sd_px", "diameter_sd_nm"])]
+    for table, names in added:
+        for name in names:
+            column_type = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {column_type}"))
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
     3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
     4: ("extractions.uncertainty_png and masked_label_boxes: the uncertainty map and the masked panel labels", _add_uncertainty_and_masked_labels),
+    5: ("distribution confidence intervals, scalebars.length_sd_px, particles.diameter_sd_px/_nm", _add_intervals),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"
