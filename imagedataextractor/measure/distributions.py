@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from .intervals import IntervalConfig, distribution_interval
+from ..intervals import IntervalConfig, distribution_interval
 from .types import Histogram, RadialDistribution
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def histogram(
 ) -> Histogram:
     """Histogram of the finite entries of ``values``, with their :func:`describe` statistics; empty
     edges and counts when there are none. With ``intervals``, also the confidence intervals of
-    :func:`~imagedataextractor.measure.intervals.distribution_interval` (``value_sd``: each value's
+    :func:`~imagedataextractor.intervals.distribution_interval` (``value_sd``: each value's
     MC-dropout spread in the same unit, or None; ``scale_rel_sd``: the scale's relative uncertainty,
     0 for a unitless quantity)."""
     values = np.asarray(values, dtype=np.float64)

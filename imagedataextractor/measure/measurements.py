@@ -132,7 +132,7 @@ def measure(
         ``diameter_sd_px`` (and ``_nm``) column, each particle's size spread over the samples, which
         widens the size histogram's intervals.
     scale_rel_sd : relative standard uncertainty of ``nm_per_px`` (bar length uncertainty / bar
-        length, see :func:`~imagedataextractor.measure.intervals.scale_relative_sd`); 0 when unknown.
+        length, see :func:`~imagedataextractor.intervals.scale_relative_sd`); 0 when unknown.
     config : :class:`MeasureConfig`.
 
     Returns

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from .intervals import DistributionInterval, IntervalConfig
+from ..intervals import DistributionInterval, IntervalConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class MeasureConfig:
     rdf_min_particles: fewer particles than this give no RDF (``None``): a handful of points has no
         meaningful pair statistics.
     intervals: how the histograms' confidence intervals are drawn
-        (:class:`~imagedataextractor.measure.intervals.IntervalConfig`), None for none.
+        (:class:`~imagedataextractor.intervals.IntervalConfig`), None for none.
     """
 
     include_border: bool = False
@@ -54,7 +54,7 @@ class Histogram:
         ``ddof=1``), in the histogram's unit; None where undefined (no value, or one for std).
         They are the summary's statistics of the same quantity (see :func:`describe`).
     interval: confidence intervals of the mean, median and counts
-        (:class:`~imagedataextractor.measure.intervals.DistributionInterval`), None when not computed.
+        (:class:`~imagedataextractor.intervals.DistributionInterval`), None when not computed.
     """
 
     quantity: str

@@ -93,7 +93,7 @@ class MCOutputs(NamedTuple):
     sigmas, seed logit); ``information`` (H, W), the seed mutual information (nats);
     ``foreground`` (H, W), the share of samples (0-1) in which each pixel's seed probability
     exceeds 0.5, from which each particle's size spread over the samples is read
-    (:func:`~imagedataextractor.measure.intervals.diameter_spread_px`)."""
+    (:func:`~imagedataextractor.measure.particles.diameter_spread_px`)."""
 
     raw: torch.Tensor
     information: torch.Tensor

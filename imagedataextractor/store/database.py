@@ -353,6 +353,10 @@ class Database:
                 article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
                 row = {**values, "article_id": article_id, "locator": figure.locator, "source": figure.source}
                 figure_id = self._upsert(conn, schema.figures, natural_key, row, overwrite_with_none=False)
+            if figure.materials is not None:
+                conn.execute(schema.figure_materials.delete().where(schema.figure_materials.c.figure_id == figure_id))
+                if figure.materials:
+                    conn.execute(schema.figure_materials.insert(), schema.material_rows(figure_id, figure.materials))
             for image, rows in prepared:
                 self._save_image(conn, image, rows, figure_id, natural_key["natural_key"])
             return figure_id

@@ -5,6 +5,9 @@ Tables and keys::
     articles      one per DOI (DOIs are stored normalised: lower case, no https://doi.org/ prefix)
     figures       one per (article, locator), or per (source path/URL, pixel sha256) for figures
                   without an article; ``natural_key`` (unique) is the hash of that key
+    figure_materials one per (figure, material named in its caption): the name as stored in
+                  figures.materials and its matching key (:func:`~imagedataextractor.materials.material_key`),
+                  indexed, for queries by material
     panels        one micrograph or other panel: (figure, bbox, pixel sha256), hashed into the unique
                   ``natural_key``; the "image" that extractions, scalebars, particles,
                   distributions and rdfs refer to
@@ -37,6 +40,7 @@ UNCERTAINTY_MAX_SIDE_PX = 512
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
 SCHEMA_VERSION = 5
 
+from ..materials import material_key
 from ..status import STATUSES
 from .records import settings_sha256
 
@@ -116,6 +120,16 @@ figures = sa.Table(
     sa.Column("natural_key", sa.String(64), nullable=False),
     sa.UniqueConstraint("article_id", "locator"),
     sa.Index("figures_natural_key", "natural_key", unique=True),
+)
+
+figure_materials = sa.Table(
+    "figure_materials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("figure_id", sa.Integer, sa.ForeignKey("figures.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),  # as in figures.materials, e.g. "TiO2"
+    sa.Column("key", sa.String(255), nullable=False, index=True),  # material_key(name), e.g. "tio2"
+    sa.UniqueConstraint("figure_id", "name"),
 )
 
 panels = sa.Table(
@@ -247,7 +261,7 @@ distributions = sa.Table(
     sa.Column("mean", sa.Float),
     sa.Column("median", sa.Float),
     sa.Column("std", sa.Float),
-    # Confidence intervals (see imagedataextractor.measure.intervals), in the unit of kind; NULL
+    # Confidence intervals (see imagedataextractor.intervals), in the unit of kind; NULL
     # when not computed (rows older than version 5): the level (0.95), the mean's and median's
     # bounds, and each bin's count bounds (len(counts) floats).
     *INTERVAL_COLUMNS,
@@ -281,7 +295,7 @@ jobs = sa.Table(
 )
 
 #: Tables holding data, in the order that keeps foreign keys satisfied (what export writes).
-DATA_TABLES = ("articles", "figures", "panels", "extractions", "scalebars", "particles", "distributions", "rdfs", "jobs")
+DATA_TABLES = ("articles", "figures", "figure_materials", "panels", "extractions", "scalebars", "particles", "distributions", "rdfs", "jobs")
 #: Tables whose rows belong to one extraction and are replaced when it is saved again.
 RESULT_TABLES = (scalebars, particles, distributions, rdfs)
 
@@ -376,9 +390,19 @@ def _add_uncertainty_and_masked_labels(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE extractions ADD COLUMN {name} {column_type}"))
 
 
+def material_rows(figure_id: int, materials: Sequence[str]) -> list[dict]:
+    """``figure_materials`` rows of a figure naming ``materials`` (duplicates once)."""
+    return [{"figure_id": figure_id, "name": name, "key": material_key(name)} for name in dict.fromkeys(materials)]
+
+
 def _add_intervals(conn: sa.Connection) -> None:
     """Version 5: confidence intervals of distributions, the scalebar's length uncertainty and the
-    particles' MC-dropout diameter spread (all NULL for older rows)."""
+    particles' MC-dropout diameter spread (all NULL for older rows), and ``figure_materials``
+    filled from ``figures.materials``."""
+    figure_materials.create(conn)
+    for figure_id, materials in conn.execute(sa.select(figures.c.id, figures.c.materials).where(figures.c.materials.is_not(None))).all():
+        if materials:
+            conn.execute(figure_materials.insert(), material_rows(figure_id, materials))
     added = [(distributions, [c.name for c in INTERVAL_COLUMNS]), (scalebars, ["length_sd_px"]), (particles, ["diameter_sd_px", "diameter_sd_nm"])]
     for table, names in added:
         for name in names:
@@ -392,6 +416,6 @@ MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
     3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
     4: ("extractions.uncertainty_png and masked_label_boxes: the uncertainty map and the masked panel labels", _add_uncertainty_and_masked_labels),
-    5: ("distribution confidence intervals, scalebars.length_sd_px, particles.diameter_sd_px/_nm", _add_intervals),
+    5: ("distribution confidence intervals, scalebars.length_sd_px, particles.diameter_sd_px/_nm, figure_materials", _add_intervals),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

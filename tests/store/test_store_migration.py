@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from imagedataextractor.store import SCHEMA_VERSION, DistributionRecord, ImageRecord, Provenance, ScalebarRecord, open_db, schema
+from imagedataextractor.store import SCHEMA_VERSION, DistributionRecord, FigureRecord, ImageRecord, Provenance, ScalebarRecord, open_db, schema
 
 
 #: Columns added by version 5, per table.
@@ -23,6 +23,7 @@ def _engine(url: str) -> sa.Engine:
 
 
 def _drop_version_5_columns(conn: sa.Connection) -> None:
+    conn.execute(sa.text("DROP TABLE figure_materials"))
     for table, columns in VERSION_5_COLUMNS.items():
         for column in columns:
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
@@ -81,10 +82,11 @@ def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
 
 
 def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fill(db_url: str) -> None:
-    """A version-4 database with a distribution, a scalebar and particles: version 5 adds their
-    interval and uncertainty columns as NULL, and a result saved afterwards fills them."""
+    """A version-4 database with a figure naming materials and a distribution, a scalebar and
+    particles: version 5 adds their interval and uncertainty columns as NULL, indexes the figure's
+    materials by key, and a result saved afterwards fills the columns."""
     with open_db(db_url) as db:
-        db.save_image_result(image_record(intervals=False))
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au", "TiO2"]), [image_record(intervals=False)])
     engine = _engine(db_url)
     with engine.begin() as conn:
         _drop_version_5_columns(conn)
@@ -96,6 +98,7 @@ def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fil
         assert len(distributions) == 1 and distributions[VERSION_5_COLUMNS["distributions"]].isna().all().all()
         assert db.read_table("scalebars")["length_sd_px"].isna().all()
         assert db.read_table("particles")[VERSION_5_COLUMNS["particles"]].isna().all().all()
+        assert sorted(zip(db.read_table("figure_materials")["name"], db.read_table("figure_materials")["key"])) == [("Au", "au"), ("TiO2", "tio2")]
         db.save_image_result(image_record(intervals=True))
         row = db.read_table("distributions").iloc[0]
         assert (row["interval_level"], row["mean_low"], row["mean_high"]) == (0.95, 9.0, 11.0)

@@ -5,8 +5,8 @@ Three sources of error are combined in one Monte Carlo bootstrap (fixed seed, so
 1. **particle sampling**: each replicate draws the particles with replacement (within each panel
    when several are pooled, so each panel keeps its particle count);
 2. **segmentation**: each drawn particle's size is moved by a normal error with that particle's
-   spread over BPartIS's MC-dropout samples (:func:`diameter_spread_px`; zero for methods without
-   samples);
+   spread over BPartIS's MC-dropout samples
+   (:func:`~imagedataextractor.measure.particles.diameter_spread_px`; zero for methods without samples);
 3. **scalebar reading**: each panel's nm per pixel is divided by ``1 + e``, e normal with the bar
    length's relative uncertainty (``length_sd_px / length_px``, the measured sharpness of the bar's
    two ends, see :class:`~imagedataextractor.scalebar.Scalebar`), one draw per panel and replicate
@@ -14,6 +14,9 @@ Three sources of error are combined in one Monte Carlo bootstrap (fixed seed, so
 
 The interval is the percentile interval of the replicates' statistics. Counts of a bin are of the
 replicate's sizes within the bin's edges (sizes moved past the outer edges count in no bin).
+
+A module of its own (numpy only), so that the measurement stage (one panel) and the store's
+queries (pooled panels) share one arithmetic.
 """
 
 from __future__ import annotations
@@ -21,11 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-#: Levels of the foreground fraction at which :func:`diameter_spread_px` reads a particle's area:
-#: the same count as BPartIS's default T, at the middle of each of T equal steps.
-SPREAD_LEVELS = 30
 #: Values (replicates x particles) drawn at once by :func:`distribution_interval`.
 REPLICATE_BLOCK = 2_000_000
 
@@ -84,41 +83,6 @@ def scale_relative_sd(length_px: float | None, length_sd_px: float | None) -> fl
     if not length_px or length_sd_px is None:
         return 0.0
     return float(length_sd_px) / float(length_px)
-
-
-def diameter_spread_px(labels: np.ndarray, foreground_fraction: np.ndarray, *, ring_px: int = 2) -> np.ndarray:
-    """Each particle's spread (standard deviation, px) of its equivalent diameter over MC-dropout samples.
-
-    labels: (H, W) integer instance map, 0 = background. foreground_fraction: (H, W) share of the
-    samples (0-1) in which each pixel is foreground (see
-    :attr:`~imagedataextractor.segment.Segmentation.foreground_fraction`). The samples' per-pixel
-    decisions are taken to move together (a sample that grows a particle's edge grows all of it,
-    the conservative coupling): in the sample at level u the particle holds the pixels of its
-    region whose fraction exceeds u, the region being its own pixels and those within ``ring_px``
-    of it that belong to no other particle. The diameter sqrt(4 A / pi) is read at
-    :data:`SPREAD_LEVELS` levels and its standard deviation returned.
-
-    Returns (n,) float64, in the order of the ids present (ascending, as
-    :func:`~imagedataextractor.measure.particles.particle_table` lists them).
-    """
-    labels = np.asarray(labels)
-    fraction = np.asarray(foreground_fraction, dtype=np.float64)
-    if fraction.shape != labels.shape:
-        raise ValueError(f"foreground_fraction: shape {fraction.shape} differs from the labels' {labels.shape}")
-    levels = (np.arange(SPREAD_LEVELS) + 0.5) / SPREAD_LEVELS
-    structure = np.ones((3, 3), bool)
-    spreads = []
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
-        if box is None:
-            continue
-        grown = tuple(slice(max(0, s.start - ring_px), s.stop + ring_px) for s in box)
-        crop = labels[grown]
-        own = crop == index
-        region = own | (ndimage.binary_dilation(own, structure, iterations=ring_px) & (crop == 0))
-        values = np.sort(fraction[grown][region])
-        areas = values.size - np.searchsorted(values, levels, side="right")
-        spreads.append(float(np.sqrt(4.0 * areas / np.pi).std()))
-    return np.asarray(spreads, dtype=np.float64)
 
 
 def _bin_counts(replicates: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
