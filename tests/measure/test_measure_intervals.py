@@ -111,3 +111,20 @@ def test_calibration_on_small_synthetic_set():
         result = measure(labels, nm_per_px=nm_per_px, scale_rel_sd=0.005, config=MeasureConfig(size_bins=10))
         covered += result.size_histogram.interval.covers_mean(40.0)
     assert 25 <= covered <= 30
+
+
+def test_the_histogram_plot_draws_the_bins_and_mean_intervals(tmp_path):
+    from matplotlib.container import ErrorbarContainer
+
+    from imagedataextractor.viz import histogram_figure, save_histogram
+
+    labels, nm_per_px = synthetic_panel(0)
+    histogram = measure(labels, nm_per_px=nm_per_px).size_histogram
+    ci = histogram.interval
+    figure = histogram_figure(histogram.bin_edges, histogram.counts, quantity="diameter", unit="nm", mean=histogram.mean, std=histogram.std,
+                              counts_interval=(ci.counts_low, ci.counts_high), mean_interval=(ci.mean_low, ci.mean_high), level=ci.level)
+    axes = figure.axes[0]
+    assert any(isinstance(c, ErrorbarContainer) for c in axes.containers)
+    assert "95 % CI of mean" in axes.get_title()
+    save_histogram(tmp_path / "size.png", histogram)
+    assert (tmp_path / "size.png").stat().st_size > 0
