@@ -17,6 +17,7 @@ Segmentations are cached (``--cache``, outside git) so the interval arithmetic c
 
     python benchmarks/interval_calibration.py synthetic --n 100 [--method watershed]
     python benchmarks/interval_calibration.py emps --emps ../shared/emps [--method watershed]
+    python benchmarks/interval_calibration.py emps --labels-from MAPS_DIR --labels-key filtered   # maps segmented elsewhere
 """
 
 from __future__ import annotations
@@ -131,7 +132,13 @@ def run_emps(args: argparse.Namespace) -> dict:
         if truth_measured.summary["n_particles_total"] < 30:
             continue
         truth_mean = truth_measured.size_histogram.mean
-        labels, foreground = cached_segmentation(args.cache / "emps", sample.name, image, args.method)
+        if args.labels_from is not None:
+            stored = args.labels_from / f"{sample.name}.npz"
+            if not stored.exists():
+                continue
+            labels, foreground = np.load(stored)[args.labels_key], None
+        else:
+            labels, foreground = cached_segmentation(args.cache / "emps", sample.name, image, args.method)
         measured = measure(labels, foreground_fraction=foreground)
         hist = measured.size_histogram
         ci = hist.interval
@@ -151,6 +158,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--method", default="bpartis", help="segmentation method (default settings); only bpartis has MC samples")
     parser.add_argument("--first", type=int, default=0, help="first synthetic seed")
+    parser.add_argument("--labels-from", type=Path, help="emps: instance maps segmented elsewhere, DIR/<image>.npz (no MC spread); images without one are left out")
+    parser.add_argument("--labels-key", default="labels", help="the array of those .npz files holding the instance map")
     parser.add_argument("--out", type=Path, help="write the summary JSON here")
     args = parser.parse_args()
     summary = run_synthetic(args) if args.check == "synthetic" else run_emps(args)
