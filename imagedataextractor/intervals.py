@@ -87,14 +87,8 @@ def scale_relative_sd(length_px: float | None, length_sd_px: float | None) -> fl
 
 def _bin_counts(replicates: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
     """(B, n_bins) counts of each row of (B, n) values in the bins of ``bin_edges`` (numpy's
-    convention: the last bin includes its right edge); values outside count nowhere."""
-    n_bins = len(bin_edges) - 1
-    index = np.searchsorted(bin_edges, replicates, side="right") - 1
-    index[replicates == bin_edges[-1]] = n_bins - 1
-    inside = (index >= 0) & (index < n_bins)
-    rows = np.broadcast_to(np.arange(replicates.shape[0])[:, None], replicates.shape)
-    flat = rows[inside] * n_bins + index[inside]
-    return np.bincount(flat, minlength=replicates.shape[0] * n_bins).reshape(replicates.shape[0], n_bins)
+    histogram, whose equal-width bins need no search); values outside count nowhere."""
+    return np.stack([np.histogram(row, bin_edges)[0] for row in replicates]) if len(bin_edges) > 1 else np.zeros((len(replicates), 0), np.int64)
 
 
 def distribution_interval(
@@ -148,13 +142,16 @@ def distribution_interval(
     owner = group[order]
     starts = np.searchsorted(owner, np.arange(n_groups))
     sizes = np.bincount(group, minlength=n_groups)
+    with_spread = bool(np.any(sd))  # no draws for methods without MC samples
     means, medians, counts = [], [], []
     # Replicates in blocks of about REPLICATE_BLOCK values, so pooled sets of many particles fit in memory.
     block = max(1, REPLICATE_BLOCK // values.size)
     for first in range(0, config.n_resamples, block):
         count = min(block, config.n_resamples - first)
-        drawn = order[starts[owner] + np.floor(rng.random((count, values.size)) * sizes[owner]).astype(np.int64)]
-        replicates = values[drawn] + sd[drawn] * rng.standard_normal(drawn.shape)
+        drawn = order[starts[owner] + rng.integers(0, sizes[owner], size=(count, values.size))]
+        replicates = values[drawn]
+        if with_spread:
+            replicates += sd[drawn] * rng.standard_normal(drawn.shape)
         replicates /= (1.0 + relative[None, :] * rng.standard_normal((count, n_groups)))[:, owner]
         means.append(replicates.mean(axis=1))
         medians.append(np.median(replicates, axis=1))

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QueryLevel = Literal["particles", "panels", "pooled"]
+#: Bootstrap replicates of a pooled distribution's intervals (a panel's have IntervalConfig's 2000).
+POOLED_RESAMPLES = 1000
 LEVELS: tuple[QueryLevel, ...] = ("particles", "panels", "pooled")
 
 #: Provenance columns of every panel and particle row: (output name, column).
@@ -121,7 +123,7 @@ def query(
     doi: str | None = None,
     min_particles: int | None = None,
     level: QueryLevel = "particles",
-    intervals: IntervalConfig = IntervalConfig(),
+    intervals: IntervalConfig = IntervalConfig(n_resamples=POOLED_RESAMPLES),
 ) -> pd.DataFrame:
     """Particles, panels or the pooled size distribution of the panels that match every filter given.
 
@@ -143,7 +145,8 @@ def query(
         distribution of all matching panels' particles not touching the border, latest extraction
         per panel, with intervals from :func:`~imagedataextractor.intervals.distribution_interval`
         (particles resampled within their panel, each panel's scale error drawn once per replicate).
-    intervals : the pooled intervals' settings.
+    intervals : the pooled intervals' settings (default :data:`POOLED_RESAMPLES` replicates: a pooled
+        set can hold many thousands of particles, each replicate drawing all of them).
 
     Returns
     -------
