@@ -165,12 +165,7 @@ def uncertainty_png(uncertainty: np.ndarray) -> bytes:
 def _distribution(histogram: Histogram) -> DistributionRecord:
     """A histogram as stored: ``kind`` is its particle column ("diameter_nm", "aspect_ratio_feret")."""
     kind = histogram.quantity if histogram.unit is None else f"{histogram.quantity}_{histogram.unit}"
-    interval = histogram.interval
-    bounds = {} if interval is None else {
-        "interval_level": interval.level, "mean_low": interval.mean_low, "mean_high": interval.mean_high,
-        "median_low": interval.median_low, "median_high": interval.median_high,
-        "counts_low": [float(c) for c in interval.counts_low], "counts_high": [float(c) for c in interval.counts_high],
-    }
+    ci = histogram.interval
     return DistributionRecord(
         kind=kind,
         bin_edges=[float(e) for e in histogram.bin_edges],
@@ -179,7 +174,13 @@ def _distribution(histogram: Histogram) -> DistributionRecord:
         median=histogram.median,
         std=histogram.std,
         n=histogram.n,
-        **bounds,
+        interval_level=None if ci is None else ci.level,
+        mean_low=None if ci is None else ci.mean_low,
+        mean_high=None if ci is None else ci.mean_high,
+        median_low=None if ci is None else ci.median_low,
+        median_high=None if ci is None else ci.median_high,
+        counts_low=None if ci is None else [float(c) for c in ci.counts_low],
+        counts_high=None if ci is None else [float(c) for c in ci.counts_high],
     )
 
 

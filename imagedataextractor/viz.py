@@ -251,7 +251,7 @@ def histogram_figure(
     unit: str | None,
     mean: float | None,
     std: float | None,
-    counts_interval: tuple[Sequence[float], Sequence[float]] | None = None,
+    counts_interval: tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray] | None = None,
     mean_interval: tuple[float | None, float | None] | None = None,
     level: float | None = None,
 ) -> Figure:
@@ -280,8 +280,8 @@ def histogram_figure(
         centres = (edges[:-1] + edges[1:]) / 2
         axes.errorbar(centres, count_array, yerr=[np.clip(count_array - low, 0, None), np.clip(high - count_array, 0, None)],
                       fmt="none", ecolor=INTERVAL_COLOUR, elinewidth=1, capsize=2)
-    if mean_interval is not None and None not in mean_interval:
-        mean_low, mean_high = mean_interval
+    mean_low, mean_high = mean_interval if mean_interval is not None else (None, None)
+    if mean_low is not None and mean_high is not None:
         axes.axvspan(mean_low, mean_high, color=INTERVAL_COLOUR, alpha=0.2, linewidth=0)
         title += f"\n{round(100 * (level or 0.95))} % CI of mean: {mean_low:.4g} to {mean_high:.4g}{f' {unit}' if unit else ''}"
         figure.subplots_adjust(top=0.85)  # room for the title's second line

@@ -69,7 +69,6 @@ class Histogram:
 
     def to_dict(self) -> dict:
         return {
-            "interval": None if self.interval is None else self.interval.to_dict(),
             "quantity": self.quantity,
             "unit": self.unit,
             "bin_edges": [float(edge) for edge in self.bin_edges],
@@ -78,6 +77,7 @@ class Histogram:
             "mean": self.mean,
             "median": self.median,
             "std": self.std,
+            "interval": None if self.interval is None else self.interval.to_dict(),
         }
 
 

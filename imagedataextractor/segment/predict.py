@@ -93,11 +93,12 @@ class MCOutputs(NamedTuple):
     sigmas, seed logit); ``information`` (H, W), the seed mutual information (nats);
     ``foreground`` (H, W), the share of samples (0-1) in which each pixel's seed probability
     exceeds 0.5, from which each particle's size spread over the samples is read
-    (:func:`~imagedataextractor.measure.particles.diameter_spread_px`)."""
+    (:func:`~imagedataextractor.measure.particles.diameter_spread_px`). A discriminative pass (one,
+    without dropout) has neither: None."""
 
     raw: torch.Tensor
-    information: torch.Tensor
-    foreground: torch.Tensor
+    information: torch.Tensor | None
+    foreground: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,7 @@ class BPartIS:
         if config.mode == "bayesian":
             outputs = self.sample(x, config)
         else:
-            outputs = MCOutputs(self.run(config, lambda network: discriminative_output(network, x)), None, None)  # type: ignore[arg-type]  # one pass: no sample statistics
+            outputs = MCOutputs(self.run(config, lambda network: discriminative_output(network, x)), None, None)
         return self.finish(image, outputs, config, time.perf_counter() - started)
 
     def segment_many(self, images: Iterable[np.ndarray], config: BPartISConfig = BPartISConfig(),
