@@ -42,8 +42,14 @@ def query_command(db: str, material: str | None, microscopy: str | None, doi: st
     if format_ == "parquet":
         frame.to_parquet(out, index=False)
     elif format_ == "json":
-        text = frame.to_json(orient="records", date_format="iso", indent=1)
-        click.echo(text, file=open(out, "w") if out else sys.stdout)
+        # Through pandas' JSON (NaN as null, times as ISO 8601) and back, to print DOIs' slashes unescaped.
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        text = json.dumps(records, indent=1, ensure_ascii=False)
+        if out:
+            with open(out, "w", encoding="utf-8") as file:
+                file.write(text + "\n")
+        else:
+            click.echo(text)
     else:
         frame.to_csv(out if out else sys.stdout, index=False)
 
