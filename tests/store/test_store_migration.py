@@ -99,7 +99,8 @@ def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fil
         assert db.read_table("scalebars")["length_sd_px"].isna().all()
         assert db.read_table("particles")[VERSION_5_COLUMNS["particles"]].isna().all().all()
         assert sorted(zip(db.read_table("figure_materials")["name"], db.read_table("figure_materials")["key"])) == [("Au", "au"), ("TiO2", "tio2")]
-        db.save_image_result(image_record(intervals=True))
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au", "TiO2"]), [image_record(intervals=True)])
+        assert db.counts()["distributions"] == 1  # the same panel's result, replaced
         row = db.read_table("distributions").iloc[0]
         assert (row["interval_level"], row["mean_low"], row["mean_high"]) == (0.95, 9.0, 11.0)
         assert row["counts_low"] == [0.0, 1.0] and row["counts_high"] == [2.0, 3.0]
