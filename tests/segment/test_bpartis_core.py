@@ -135,8 +135,10 @@ def test_compiled_sampling_gives_the_eager_outputs(dtype):
     tolerance = 1e-4 if dtype == torch.float32 else 3e-2
     for ours, reference in zip(compiled[:2], eager[:2], strict=True):
         assert torch.allclose(ours, reference, atol=tolerance)
-    # The foreground fraction counts logits above 0: those within rounding of 0 may flip.
-    assert (compiled.foreground - eager.foreground).abs().gt(1e-6).float().mean() < 0.01
+    # The foreground fraction counts logits above 0: those within rounding of 0 may flip, and an
+    # untrained network's logits hug 0 (bf16 rounds to 3 significant digits).
+    flipped = (compiled.foreground - eager.foreground).abs().gt(1e-6).float().mean()
+    assert flipped < (0.01 if dtype == torch.float32 else 0.1)
     other_seed = mc_outputs(compiled_net, x, 6, seed=6, batch_size=3)[0]
     assert not torch.equal(other_seed, compiled[0])  # the masks follow the seed
     assert torch.allclose(discriminative_output(compiled_net, x), discriminative_output(eager_net, x), atol=tolerance)
