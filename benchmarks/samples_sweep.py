@@ -59,7 +59,7 @@ def image_rows(config: BPartISConfig, samples: list, sample_counts: list[int], s
             with torch.inference_mode():
                 batches = list(mc_batches(network, x, largest, seed=seed, batch_size=config.batch_size, flips=model.flips(config)))
                 for n_samples in sample_counts:
-                    raw, information = reduce_mc_batches(network, [b for b in batches if b.index * config.batch_size < n_samples])
+                    raw, information, _foreground = reduce_mc_batches(network, [b for b in batches if b.index * config.batch_size < n_samples])
                     clusters = cluster_outputs(raw, seed_threshold=float(defaults.get("seed_threshold", 0.5)),
                                                min_size=int(defaults.get("min_size", 128)))
                     prediction = MCPrediction(clusters.labels, clusters.scores, information, truth.shape)

@@ -12,7 +12,8 @@ and what is known of their figure and article, turned into the store's records a
 - ``extractions.uncertainty_png`` is :func:`uncertainty_png` of the panel's uncertainty, and
   ``extractions.masked_label_boxes`` the boxes of the labels blanked before segmentation;
 - a distribution row's n, mean, median and std are those of ``measure``'s histogram, i.e. of the
-  particles the summary and the histogram count (border particles only with ``include_border``).
+  particles the summary and the histogram count (border particles only with ``include_border``),
+  and its interval columns that histogram's confidence intervals.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def image_record(result: ImageResult, settings: ExtractSettings, info: FigureInf
     if panel is None:
         raise TypeError(f"{result.name}: a result without a panel (an unread file) has no image to store")
     bar = result.scalebar
-    scalebar = ScalebarRecord(bar.text, bar.value, bar.unit, bar.length_px, bar.nm_per_px, bar.box_bbox or bar.bar_bbox) if bar.found else None
+    scalebar = ScalebarRecord(bar.text, bar.value, bar.unit, bar.length_px, bar.nm_per_px, bar.box_bbox or bar.bar_bbox, bar.length_sd_px) if bar.found else None
     measured = result.measurements
     distributions: list[DistributionRecord] = []
     rdf = None
@@ -188,6 +189,7 @@ def uncertainty_png(uncertainty: np.ndarray) -> bytes:
 def _distribution(histogram: Histogram) -> DistributionRecord:
     """A histogram as stored: ``kind`` is its particle column ("diameter_nm", "aspect_ratio_feret")."""
     kind = histogram.quantity if histogram.unit is None else f"{histogram.quantity}_{histogram.unit}"
+    ci = histogram.interval
     return DistributionRecord(
         kind=kind,
         bin_edges=[float(e) for e in histogram.bin_edges],
@@ -196,6 +198,13 @@ def _distribution(histogram: Histogram) -> DistributionRecord:
         median=histogram.median,
         std=histogram.std,
         n=histogram.n,
+        interval_level=None if ci is None else ci.level,
+        mean_low=None if ci is None else ci.mean_low,
+        mean_high=None if ci is None else ci.mean_high,
+        median_low=None if ci is None else ci.median_low,
+        median_high=None if ci is None else ci.median_high,
+        counts_low=None if ci is None else [float(c) for c in ci.counts_low],
+        counts_high=None if ci is None else [float(c) for c in ci.counts_high],
     )
 
 

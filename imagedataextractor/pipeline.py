@@ -250,7 +250,7 @@ def _measure_panel(name: str, source: str | None, panel: Panel, settings: Extrac
     """Scalebar, label masking, segmentation and measurement of one micrograph panel; each
     stage runs once (the labels found are kept in the result for its overlay)."""
     from .figsplit.labels import label_mask, read_corner_labels
-    from .measure import measure
+    from .measure import measure, scale_relative_sd
     from .scalebar import read_scalebar, scalebar_mask
     from .segment import segment
     from .segment.masking import blank_regions, drop_instances_under
@@ -270,7 +270,9 @@ def _measure_panel(name: str, source: str | None, panel: Panel, settings: Extrac
     segmentation = segment(blank_regions(panel.image, blanked), method=settings.method, keep_border=settings.keep_border, bpartis=settings.bpartis)
     segmentation = drop_instances_under(segmentation, blanked)
     stage(f"measuring {name}")
-    measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty, config=settings.measure)
+    measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty,
+                       foreground_fraction=segmentation.foreground_fraction,
+                       scale_rel_sd=scale_relative_sd(scalebar.length_px, scalebar.length_sd_px), config=settings.measure)
     if scalebar.nm_per_px is None:
         log.info("%s: no readable scalebar, sizes are in pixels", name)
     return ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured, labels, labels_mask)

@@ -28,6 +28,8 @@ LEGEND_BACKGROUND = (24, 24, 24)
 LEGEND_TEXT = (235, 235, 235)
 PARTICLE_COLOUR = (80, 200, 255)
 BAR_COLOUR = "#4477aa"
+#: Colour of the confidence intervals drawn on histograms (bins' error bars, the mean's band).
+INTERVAL_COLOUR = "#cc6677"
 
 
 def instance_colours(n: int, *, seed: int = 0) -> np.ndarray:
@@ -249,10 +251,15 @@ def histogram_figure(
     unit: str | None,
     mean: float | None,
     std: float | None,
+    counts_interval: tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray] | None = None,
+    mean_interval: tuple[float | None, float | None] | None = None,
+    level: float | None = None,
 ) -> Figure:
     """Bar plot of a histogram (``bin_edges``: len(counts) + 1 values in ``unit``) with integer
     count ticks and n, mean ± sd in its title; "no particles counted" in place of the plot when
-    ``counts`` is empty or all zero."""
+    ``counts`` is empty or all zero. With intervals (``level``, e.g. 0.95): each bin's
+    ``counts_interval`` (low, high per bin) as an error bar, and ``mean_interval`` (low, high, in
+    ``unit``) as a shaded band with its bounds in the title."""
     from matplotlib.ticker import MaxNLocator
 
     figure = _figure()
@@ -267,7 +274,18 @@ def histogram_figure(
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(_axis_name(quantity, unit))
     axes.set_ylabel("particles")
-    axes.set_title(histogram_statistics(n, mean, std, unit), fontsize="medium")
+    title = histogram_statistics(n, mean, std, unit)
+    if counts_interval is not None:
+        low, high = (np.asarray(bound, dtype=np.float64) for bound in counts_interval)
+        centres = (edges[:-1] + edges[1:]) / 2
+        axes.errorbar(centres, count_array, yerr=[np.clip(count_array - low, 0, None), np.clip(high - count_array, 0, None)],
+                      fmt="none", ecolor=INTERVAL_COLOUR, elinewidth=1, capsize=2)
+    mean_low, mean_high = mean_interval if mean_interval is not None else (None, None)
+    if mean_low is not None and mean_high is not None:
+        axes.axvspan(mean_low, mean_high, color=INTERVAL_COLOUR, alpha=0.2, linewidth=0)
+        title += f"\n{round(100 * (level or 0.95))} % CI of mean: {mean_low:.4g} to {mean_high:.4g}{f' {unit}' if unit else ''}"
+        figure.subplots_adjust(top=0.85)  # room for the title's second line
+    axes.set_title(title, fontsize="medium")
     return figure
 
 
@@ -285,8 +303,12 @@ def uncertainty_figure(uncertainty: np.ndarray, *, max_nats: float) -> Figure:
 
 
 def save_histogram(path: str | Path, histogram: Histogram) -> None:
-    """:func:`histogram_figure` of a :class:`~imagedataextractor.measure.Histogram` as a PNG."""
-    figure = histogram_figure(histogram.bin_edges, histogram.counts, quantity=histogram.quantity, unit=histogram.unit, mean=histogram.mean, std=histogram.std)
+    """:func:`histogram_figure` of a :class:`~imagedataextractor.measure.Histogram` (with its
+    intervals, when it has them) as a PNG."""
+    ci = histogram.interval
+    figure = histogram_figure(histogram.bin_edges, histogram.counts, quantity=histogram.quantity, unit=histogram.unit, mean=histogram.mean,
+                              std=histogram.std, counts_interval=None if ci is None else (ci.counts_low, ci.counts_high),
+                              mean_interval=None if ci is None else (ci.mean_low, ci.mean_high), level=None if ci is None else ci.level)
     figure.savefig(path)
 
 

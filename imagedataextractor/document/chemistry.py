@@ -5,44 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ..materials import ELEMENT_SYMBOLS, MATERIAL_NAMES
 from .types import Mention
-
-_ELEMENTS = (
-    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
-    "Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm "
-    "Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No "
-    "Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"
-).split()
-ELEMENT_SYMBOLS = frozenset(_ELEMENTS)
-
-_ELEMENT_NAMES = (
-    "hydrogen helium lithium beryllium boron carbon nitrogen oxygen fluorine neon sodium magnesium "
-    "aluminium silicon phosphorus sulfur chlorine argon potassium calcium scandium titanium vanadium "
-    "chromium manganese iron cobalt nickel copper zinc gallium germanium arsenic selenium bromine "
-    "krypton rubidium strontium yttrium zirconium niobium molybdenum technetium ruthenium rhodium "
-    "palladium silver cadmium indium tin antimony tellurium iodine xenon caesium barium lanthanum "
-    "cerium praseodymium neodymium promethium samarium europium gadolinium terbium dysprosium holmium "
-    "erbium thulium ytterbium lutetium hafnium tantalum tungsten rhenium osmium iridium platinum gold "
-    "mercury thallium lead bismuth polonium astatine radon francium radium actinium thorium "
-    "protactinium uranium neptunium plutonium americium curium berkelium californium einsteinium "
-    "fermium mendelevium nobelium lawrencium rutherfordium dubnium seaborgium bohrium hassium "
-    "meitnerium darmstadtium roentgenium copernicium nihonium flerovium moscovium livermorium "
-    "tennessine oganesson"
-).split()
-
-#: Lower-case name -> formula. Element names, spelling variants, and common material names.
-MATERIAL_NAMES: dict[str, str] = {
-    **dict(zip(_ELEMENT_NAMES, _ELEMENTS)),
-    "aluminum": "Al", "sulphur": "S", "cesium": "Cs",
-    "silica": "SiO2", "titania": "TiO2", "titanium dioxide": "TiO2", "zirconia": "ZrO2",
-    "ceria": "CeO2", "alumina": "Al2O3", "zinc oxide": "ZnO", "magnetite": "Fe3O4",
-    "maghemite": "Fe2O3", "hematite": "Fe2O3", "haematite": "Fe2O3", "copper oxide": "CuO",
-    "cuprous oxide": "Cu2O", "hydroxyapatite": "Ca10(PO4)6(OH)2", "calcite": "CaCO3",
-    "anatase": "TiO2", "rutile": "TiO2", "molybdenum disulfide": "MoS2",
-    # Carbon allotropes keep their names: "C" would lose what the caption says.
-    "graphene oxide": "graphene oxide", "reduced graphene oxide": "reduced graphene oxide",
-    "graphene": "graphene", "carbon nanotubes": "carbon nanotubes", "carbon nanotube": "carbon nanotubes",
-}
 
 #: Element symbols that are also capitalised English words or common abbreviations; alone they are
 #: not read as materials ("In this figure", "As shown", "He et al.", "No. 3").

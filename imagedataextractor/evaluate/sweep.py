@@ -66,7 +66,8 @@ def mc_prediction(image: np.ndarray, config: BPartISConfig = BPartISConfig()) ->
     model = get_bpartis(config.model, config.device)
     defaults = model.bundle.config
     x = to_input(image, int(defaults.get("input_size", 512))).to(model.device).contiguous(memory_format=torch.channels_last)
-    raw, information = model.sample(x, config)
+    raw, information, _foreground = model.sample(x, config)
+    assert information is not None  # MC sampling always gives it
     clusters = cluster_outputs(raw, seed_threshold=float(defaults.get("seed_threshold", 0.5)), min_size=int(defaults.get("min_size", 128)))
     return MCPrediction(clusters.labels, clusters.scores, information, (int(image.shape[0]), int(image.shape[1])))
 

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from ..intervals import IntervalConfig, distribution_interval
 from .types import Histogram, RadialDistribution
 
 log = logging.getLogger(__name__)
@@ -23,16 +24,34 @@ def describe(values: np.ndarray) -> tuple[int, float | None, float | None, float
     return n, float(values.mean()), float(np.median(values)), float(values.std(ddof=1)) if n > 1 else None
 
 
-def histogram(values: np.ndarray, *, quantity: str, unit: str | None, bins: int | str | tuple[float, ...]) -> Histogram:
+def histogram(
+    values: np.ndarray,
+    *,
+    quantity: str,
+    unit: str | None,
+    bins: int | str | tuple[float, ...],
+    intervals: IntervalConfig | None = None,
+    value_sd: np.ndarray | None = None,
+    scale_rel_sd: float = 0.0,
+) -> Histogram:
     """Histogram of the finite entries of ``values``, with their :func:`describe` statistics; empty
-    edges and counts when there are none."""
+    edges and counts when there are none. With ``intervals``, also the confidence intervals of
+    :func:`~imagedataextractor.intervals.distribution_interval` (``value_sd``: each value's
+    MC-dropout spread in the same unit, or None; ``scale_rel_sd``: the scale's relative uncertainty,
+    0 for a unitless quantity)."""
     values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    if value_sd is not None:
+        value_sd = np.asarray(value_sd, dtype=np.float64)[finite]
+    values = values[finite]
     if values.size == 0:
         return Histogram(quantity, unit, np.zeros(0), np.zeros(0, np.int64))
     counts, edges = np.histogram(values, bins=list(bins) if isinstance(bins, tuple) else bins)
     n, mean, median, std = describe(values)
-    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64), n, mean, median, std)
+    interval = None
+    if intervals is not None:
+        interval = distribution_interval(values, bin_edges=edges, value_sd=value_sd, scale_rel_sd=scale_rel_sd, config=intervals)
+    return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64), n, mean, median, std, interval)
 
 
 def radial_distribution(

@@ -115,6 +115,8 @@ def measure(
     *,
     nm_per_px: float | None = None,
     uncertainty: np.ndarray | None = None,
+    foreground_fraction: np.ndarray | None = None,
+    scale_rel_sd: float = 0.0,
     config: MeasureConfig = MeasureConfig(),
 ) -> Measurements:
     """Measure the particles of an instance label map.
@@ -125,6 +127,12 @@ def measure(
     nm_per_px : scale in nanometres per pixel, or None when unknown (then only pixel columns).
     uncertainty : optional (H, W) float per-pixel uncertainty map (e.g. mutual information, nats);
         adds the ``mean_uncertainty`` column.
+    foreground_fraction : optional (H, W) share (0-1) of MC-dropout samples in which each pixel is
+        foreground (:attr:`~imagedataextractor.segment.Segmentation.foreground_fraction`); adds the
+        ``diameter_sd_px`` (and ``_nm``) column, each particle's size spread over the samples, which
+        widens the size histogram's intervals.
+    scale_rel_sd : relative standard uncertainty of ``nm_per_px`` (bar length uncertainty / bar
+        length, see :func:`~imagedataextractor.intervals.scale_relative_sd`); 0 when unknown.
     config : :class:`MeasureConfig`.
 
     Returns
@@ -144,7 +152,9 @@ def measure(
     80
     """
     labels, uncertainty = _check_inputs(labels, nm_per_px, uncertainty)
-    particles = particle_table(labels, nm_per_px=nm_per_px, uncertainty=uncertainty)
+    if foreground_fraction is not None and np.shape(foreground_fraction) != labels.shape:
+        raise ImageError(f"foreground_fraction: shape {np.shape(foreground_fraction)} differs from the labels' {labels.shape}")
+    particles = particle_table(labels, nm_per_px=nm_per_px, uncertainty=uncertainty, foreground_fraction=foreground_fraction)
     counted = particles if config.include_border else particles[~particles["touches_border"]]
     size_unit = "px" if nm_per_px is None else "nm"
     aspect_column = f"aspect_ratio_{config.aspect_ratio}"
@@ -161,8 +171,13 @@ def measure(
     return Measurements(
         particles=particles.reset_index(drop=True),
         summary=_summary(particles, counted, labels.shape, nm_per_px),
-        size_histogram=histogram(counted[f"diameter_{size_unit}"].to_numpy(), quantity="diameter", unit=size_unit, bins=config.size_bins),
-        aspect_ratio_histogram=histogram(counted[aspect_column].to_numpy(), quantity=aspect_column, unit=None, bins=config.aspect_ratio_bins),
+        size_histogram=histogram(
+            counted[f"diameter_{size_unit}"].to_numpy(), quantity="diameter", unit=size_unit, bins=config.size_bins, intervals=config.intervals,
+            value_sd=counted[f"diameter_sd_{size_unit}"].to_numpy() if foreground_fraction is not None else None,
+            scale_rel_sd=scale_rel_sd if nm_per_px is not None else 0.0,
+        ),
+        aspect_ratio_histogram=histogram(counted[aspect_column].to_numpy(), quantity=aspect_column, unit=None, bins=config.aspect_ratio_bins,
+                                         intervals=config.intervals),
         rdf=rdf,
         nm_per_px=nm_per_px,
     )

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from skimage.measure import regionprops
 
 from .feret import feret_diameters, hull_of_pixels
@@ -42,15 +43,57 @@ PIXEL_COLUMNS = (
 )
 
 
+#: Levels of the foreground fraction at which :func:`diameter_spread_px` reads a particle's area:
+#: the same count as BPartIS's default T, at the middle of each of T equal steps.
+SPREAD_LEVELS = 30
+
+
+def diameter_spread_px(labels: np.ndarray, foreground_fraction: np.ndarray, *, ring_px: int = 2) -> np.ndarray:
+    """Each particle's spread (standard deviation, px) of its equivalent diameter over MC-dropout samples.
+
+    labels: (H, W) integer instance map, 0 = background. foreground_fraction: (H, W) share of the
+    samples (0-1) in which each pixel is foreground (see
+    :attr:`~imagedataextractor.segment.Segmentation.foreground_fraction`). The samples' per-pixel
+    decisions are taken to move together (a sample that grows a particle's edge grows all of it,
+    the conservative coupling): in the sample at level u the particle holds the pixels of its
+    region whose fraction exceeds u, the region being its own pixels and those within ``ring_px``
+    of it that belong to no other particle. The diameter sqrt(4 A / pi) is read at
+    :data:`SPREAD_LEVELS` levels and its standard deviation returned.
+
+    Returns (n,) float64, in the order of the ids present (ascending, as
+    :func:`particle_table` lists them).
+    """
+    labels = np.asarray(labels)
+    fraction = np.asarray(foreground_fraction, dtype=np.float64)
+    if fraction.shape != labels.shape:
+        raise ValueError(f"foreground_fraction: shape {fraction.shape} differs from the labels' {labels.shape}")
+    levels = (np.arange(SPREAD_LEVELS) + 0.5) / SPREAD_LEVELS
+    structure = np.ones((3, 3), bool)
+    spreads = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        grown = tuple(slice(max(0, s.start - ring_px), s.stop + ring_px) for s in box)
+        crop = labels[grown]
+        own = crop == index
+        region = own | (ndimage.binary_dilation(own, structure, iterations=ring_px) & (crop == 0))
+        values = np.sort(fraction[grown][region])
+        areas = values.size - np.searchsorted(values, levels, side="right")
+        spreads.append(float(np.sqrt(4.0 * areas / np.pi).std()))
+    return np.asarray(spreads, dtype=np.float64)
+
+
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else math.nan
 
 
-def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: np.ndarray | None) -> pd.DataFrame:
+def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: np.ndarray | None,
+                   foreground_fraction: np.ndarray | None = None) -> pd.DataFrame:
     """Measure every instance of an (H, W) integer label map (0 = background).
 
-    Columns (``PIXEL_COLUMNS``, then ``mean_uncertainty`` when ``uncertainty`` is given, then the
-    nm columns when ``nm_per_px`` is given):
+    Columns (``PIXEL_COLUMNS``, then ``mean_uncertainty`` when ``uncertainty`` is given,
+    ``diameter_sd_px`` when ``foreground_fraction`` is given, then the nm columns when
+    ``nm_per_px`` is given):
 
     - ``centroid_x_px``/``centroid_y_px``: column / row of the centre of mass (pixel centres at
       integer coordinates, y downwards).
@@ -68,6 +111,9 @@ def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: 
       small digitised discs); ``solidity`` = area / convex area.
     - ``touches_border``: the particle has a pixel in the first or last row or column.
     - ``mean_uncertainty``: mean of ``uncertainty`` over the particle's pixels (its units).
+    - ``diameter_sd_px``: the spread (standard deviation) of the equivalent diameter over the
+      MC-dropout samples, read from the (H, W) ``foreground_fraction``
+      (:func:`diameter_spread_px`).
     - ``*_nm`` lengths and ``area_nm2``: the pixel values times ``nm_per_px`` (squared for area).
     """
     height, width = labels.shape
@@ -104,8 +150,10 @@ def particle_table(labels: np.ndarray, *, nm_per_px: float | None, uncertainty: 
     table = pd.DataFrame(rows, columns=columns)
     dtypes = {name: "float64" for name in columns} | {"particle_id": "int64", "touches_border": "bool"}
     table = table.astype(dtypes)
+    if foreground_fraction is not None:
+        table["diameter_sd_px"] = diameter_spread_px(labels, foreground_fraction)
     if nm_per_px is not None:
-        for name in LENGTH_COLUMNS:
+        for name in LENGTH_COLUMNS + (("diameter_sd",) if foreground_fraction is not None else ()):
             table[f"{name}_nm"] = table[f"{name}_px"] * nm_per_px
         table["area_nm2"] = table["area_px"] * nm_per_px**2
     return table

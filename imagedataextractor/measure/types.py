@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..intervals import DistributionInterval, IntervalConfig
+
 
 @dataclass(frozen=True)
 class MeasureConfig:
@@ -27,6 +29,8 @@ class MeasureConfig:
         is computed (rdfpy's ``rcutoff``).
     rdf_min_particles: fewer particles than this give no RDF (``None``): a handful of points has no
         meaningful pair statistics.
+    intervals: how the histograms' confidence intervals are drawn
+        (:class:`~imagedataextractor.intervals.IntervalConfig`), None for none.
     """
 
     include_border: bool = False
@@ -36,6 +40,7 @@ class MeasureConfig:
     rdf_dr_px: float | None = None
     rdf_rcutoff: float = 0.9
     rdf_min_particles: int = 10
+    intervals: IntervalConfig | None = IntervalConfig()
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +53,8 @@ class Histogram:
     n, mean, median, std: of the values counted (the same particles as the bins; std with
         ``ddof=1``), in the histogram's unit; None where undefined (no value, or one for std).
         They are the summary's statistics of the same quantity (see :func:`describe`).
+    interval: confidence intervals of the mean, median and counts
+        (:class:`~imagedataextractor.intervals.DistributionInterval`), None when not computed.
     """
 
     quantity: str
@@ -58,6 +65,7 @@ class Histogram:
     mean: float | None = None
     median: float | None = None
     std: float | None = None
+    interval: DistributionInterval | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +77,7 @@ class Histogram:
             "mean": self.mean,
             "median": self.median,
             "std": self.std,
+            "interval": None if self.interval is None else self.interval.to_dict(),
         }
 
 

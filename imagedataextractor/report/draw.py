@@ -60,7 +60,11 @@ def _histogram(path: Path, row: dict[str, Any] | None, quantity: str, unit: str 
     if row is None:
         figure = histogram_figure([], [], quantity=quantity, unit=unit, mean=None, std=None)
     else:
-        figure = histogram_figure(row["bin_edges"], row["counts"], quantity=quantity, unit=unit, mean=row["mean"], std=row["std"])
+        # Rows written before schema version 5 have no intervals (NULL columns).
+        has_interval = row.get("counts_low") is not None and row.get("counts_high") is not None
+        figure = histogram_figure(row["bin_edges"], row["counts"], quantity=quantity, unit=unit, mean=row["mean"], std=row["std"],
+                                  counts_interval=(row["counts_low"], row["counts_high"]) if has_interval else None,
+                                  mean_interval=(row.get("mean_low"), row.get("mean_high")) if has_interval else None, level=row.get("interval_level"))
     figure.savefig(path)
 
 

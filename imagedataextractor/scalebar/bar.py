@@ -28,7 +28,8 @@ class Bar:
 
     bright: True for a bar lighter than its surroundings. body_bbox: the rows of the long run;
     bbox: the bar's measured extent with its end ticks. length_px: distance between the
-    half-contrast points of its ends. thickness_px: body rows. bar_level, background_level: grey
+    half-contrast points of its ends; length_sd_px: its standard uncertainty, from the sharpness of
+    the two ends (see :func:`edge_uncertainty_px`). thickness_px: body rows. bar_level, background_level: grey
     levels (0-255, in the bar-is-bright frame, i.e. inverted for dark bars). contrast: the
     difference between the bar and the brighter of the backgrounds above and below it.
     """
@@ -41,6 +42,7 @@ class Bar:
     bar_level: float
     background_level: float
     contrast: float
+    length_sd_px: float = 0.0
 
     @property
     def score(self) -> float:
@@ -130,6 +132,21 @@ def _crossing(profile: np.ndarray, level: float, start: int, step: int) -> float
     return i + 0.5 + step * frac  # pixel i's centre is at i + 0.5
 
 
+#: Standard deviation (px) of an edge's position known only to the pixel: a uniform error over one pixel.
+PIXEL_QUANTISATION_SD = 12 ** -0.5
+
+
+def edge_uncertainty_px(profile: np.ndarray, bar_level: float, outside_level: float, start: int, step: int) -> float:
+    """Standard uncertainty (px) of one end of a bar found at the half-contrast crossing of
+    ``profile`` walking from ``start`` by ``step``: half the distance between the crossings at a
+    quarter and at three quarters of the contrast (the width of the blurred edge), and at least a
+    pixel's quantisation (:data:`PIXEL_QUANTISATION_SD`)."""
+    contrast = bar_level - outside_level
+    inner = _crossing(profile, outside_level + 0.75 * contrast, start, step)
+    outer = _crossing(profile, outside_level + 0.25 * contrast, start, step)
+    return max(PIXEL_QUANTISATION_SD, abs(outer - inner) / 2)
+
+
 def _measure(work: np.ndarray, body: BBox, config: ScalebarConfig, bright: bool, full: BBox) -> Bar | None:
     """Measure a bar body in the bar-is-bright image ``work``; None when it is not a convincing bar."""
     width = work.shape[1]
@@ -169,11 +186,13 @@ def _measure(work: np.ndarray, body: BBox, config: ScalebarConfig, bright: bool,
     start = int(np.argmax(profile[x0:x1])) + x0 if profile[mid_col] < (bar_level + background) / 2 else mid_col
     left_edge = _crossing(profile, (bar_level + left_level) / 2, start, -1)
     right_edge = _crossing(profile, (bar_level + right_level) / 2, start, +1)
+    length_sd = float(np.hypot(edge_uncertainty_px(profile, bar_level, left_level, start, -1),
+                               edge_uncertainty_px(profile, bar_level, right_level, start, +1)))
     measured = right_edge - left_edge
     if measured < config.min_length_px or measured > config.max_length_frac * width:
         return None
     extent = (min(full[0], int(np.floor(left_edge))), full[1], max(full[2], int(np.ceil(right_edge))), full[3])
-    return Bar(bright, extent, body, float(measured), y1 - y0, bar_level, background, float(contrast))
+    return Bar(bright, extent, body, float(measured), y1 - y0, bar_level, background, float(contrast), length_sd)
 
 
 def _candidate_masks(work: np.ndarray, config: ScalebarConfig) -> list[np.ndarray]:

@@ -84,6 +84,7 @@ def read_scalebar(image: np.ndarray, *, config: ScalebarConfig = ScalebarConfig(
         bar_bbox=bar.bbox,
         text_bbox=label.bbox,
         box_bbox=find_box(grey, bar, label.bbox),
+        length_sd_px=bar.length_sd_px,
     )
 
 

@@ -40,7 +40,9 @@ class Scalebar:
 
     text: the OCR text of the label; value and unit ("nm", "um" or "mm"): the parsed label, None
         when unreadable. length_px: bar length in pixels, measured between the half-contrast points
-        of its ends. nm_per_px: value in nanometres / length_px. bar_bbox, text_bbox: (x0, y0, x1, y1)
+        of its ends. length_sd_px: standard uncertainty of length_px from the sharpness of its two
+        ends (the scale's relative uncertainty is length_sd_px / length_px). nm_per_px: value in
+        nanometres / length_px. bar_bbox, text_bbox: (x0, y0, x1, y1)
         pixel boxes of the bar and its label (x1, y1 exclusive); box_bbox: the filled box drawn
         behind both, when there is one.
     """
@@ -53,6 +55,7 @@ class Scalebar:
     bar_bbox: BBox | None = None
     text_bbox: BBox | None = None
     box_bbox: BBox | None = None
+    length_sd_px: float | None = None
 
     @property
     def found(self) -> bool:
@@ -74,11 +77,12 @@ class Scalebar:
         bar_bbox: BBox,
         text_bbox: BBox | None,
         box_bbox: BBox | None,
+        length_sd_px: float | None = None,
     ) -> Scalebar:
         """Assemble a result from a bar and its (possibly unread) label; computes nm_per_px."""
         value, unit = label if label is not None else (None, None)
         nm_per_px = None if label is None else label[0] * nm_per_unit(label[1]) / length_px
-        return cls(text, value, unit, length_px, nm_per_px, bar_bbox, text_bbox, box_bbox)
+        return cls(text, value, unit, length_px, nm_per_px, bar_bbox, text_bbox, box_bbox, length_sd_px)
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable dict of all fields (bboxes as lists)."""

@@ -176,16 +176,16 @@ class BPartISNet(nn.Module):
         first = self.encoder.blocks[0]
         return self.encoder.blocks[1:](elu(first.dropout(stem.residual) + stem.features))  # type: ignore[operator]  # torch types a submodule reached by attribute as Tensor | Module
 
-    def seed_statistics(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def seed_statistics(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The seed decoder on :meth:`encode`'s output for a batch of MC samples, reduced over the
-        batch: the sums of the seed logits, of the seed probabilities and of their binary entropies
-        (nats), each (H, W) float32."""
+        batch: the sums of the seed logits, of the seed probabilities, of their binary entropies
+        (nats) and of the foreground indicator (seed probability > 0.5), each (H, W) float32."""
         return self.seed_statistics_of_logits(self.seed_decoder(encoded)[:, 0].float())
 
     @staticmethod
-    def seed_statistics_of_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def seed_statistics_of_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`seed_statistics` from the seed logits (N, H, W) float32 of N samples."""
-        return logits.sum(0), torch.sigmoid(logits).sum(0), logit_entropy(logits).sum(0)
+        return logits.sum(0), torch.sigmoid(logits).sum(0), logit_entropy(logits).sum(0), (logits > 0).sum(0, dtype=torch.float32)
 
     def from_stem(self, stem: Stem) -> torch.Tensor:
         """The rest of the network, from :meth:`stem`'s output to raw outputs (N, 5, H, W)."""

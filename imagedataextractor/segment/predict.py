@@ -19,7 +19,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -88,6 +88,19 @@ def unflip_embedding(raw: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return raw.flip(dims) * signs
 
 
+class MCOutputs(NamedTuple):
+    """What MC dropout sampling gives, on the CPU: ``raw`` (5, H, W), the mean raw output (offsets,
+    sigmas, seed logit); ``information`` (H, W), the seed mutual information (nats);
+    ``foreground`` (H, W), the share of samples (0-1) in which each pixel's seed probability
+    exceeds 0.5, from which each particle's size spread over the samples is read
+    (:func:`~imagedataextractor.measure.particles.diameter_spread_px`). A discriminative pass (one,
+    without dropout) has neither: None."""
+
+    raw: torch.Tensor
+    information: torch.Tensor | None
+    foreground: torch.Tensor | None
+
+
 @dataclass(frozen=True)
 class MCBatch:
     """One batch of MC dropout samples of one view, reduced over the batch.
@@ -96,8 +109,9 @@ class MCBatch:
     first); batch ``b`` of T = 3n samples is the same whichever T, so the first k batches of one run
     are a run of fewer samples (used by ``benchmarks/samples_sweep.py``). view: its :data:`FLIP_VIEWS`
     entry. count: samples in it. features: the sum over its samples of the embedding decoder's
-    features before the linear projection (16, H/2, W/2); logits, probabilities, entropies: sums of
-    the seed logits, probabilities and their binary entropies (H, W), float32.
+    features before the linear projection (16, H/2, W/2); logits, probabilities, entropies,
+    foregrounds: sums of the seed logits, probabilities, their binary entropies and the foreground
+    indicator (probability > 0.5) (H, W), float32.
     """
 
     index: int
@@ -107,6 +121,7 @@ class MCBatch:
     logits: torch.Tensor
     probabilities: torch.Tensor
     entropies: torch.Tensor
+    foregrounds: torch.Tensor
 
 
 def mc_batches(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
@@ -128,33 +143,35 @@ def mc_batches(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: in
                 yield MCBatch(index, dims, batches[index], features, *network.seed_statistics(encoded))
 
 
-def reduce_mc_batches(network: BPartISNet, batches: Iterable[MCBatch]) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`mc_outputs`' mean raw output (5, H, W) and mutual information (H, W), on the CPU, from
-    its batches (any subset of them: views with none are left out)."""
+def reduce_mc_batches(network: BPartISNet, batches: Iterable[MCBatch]) -> MCOutputs:
+    """:func:`mc_outputs`' :class:`MCOutputs`, on the CPU, from its batches (any subset of them:
+    views with none are left out)."""
     dtype = next(network.parameters()).dtype
     by_view: dict[tuple[int, ...], list[MCBatch]] = {}
     for batch in batches:
         by_view.setdefault(batch.view, []).append(batch)
-    embedding_sum = logit_sum = information_sum = torch.zeros((), device=next(network.parameters()).device)
+    embedding_sum = logit_sum = information_sum = foreground_sum = torch.zeros((), device=next(network.parameters()).device)
     n_samples = 0
     for dims, view_batches in by_view.items():
         n_view = sum(batch.count for batch in view_batches)
-        features, logits, probabilities, entropies = (sum(getattr(batch, name) for batch in view_batches)
-                                                      for name in ("features", "logits", "probabilities", "entropies"))
+        features, logits, probabilities, entropies, foregrounds = (sum(getattr(batch, name) for batch in view_batches)
+                                                                   for name in ("features", "logits", "probabilities", "entropies", "foregrounds"))
         mean_features = (features / n_view)[None].to(dtype).contiguous(memory_format=torch.channels_last)
         embedding_sum = embedding_sum + unflip_embedding(network.embedding_decoder.project(mean_features)[0].float(), dims) * n_view
         information = binary_entropy(probabilities / n_view) - entropies / n_view
         logit_sum = logit_sum + logits.flip(dims)
         information_sum = information_sum + information.flip(dims) * n_view
+        foreground_sum = foreground_sum + foregrounds.flip(dims)
         n_samples += n_view
-    return torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu()
+    return MCOutputs(torch.cat([embedding_sum / n_samples, (logit_sum / n_samples)[None]]).cpu(), (information_sum / n_samples).clamp(min=0.0).cpu(),
+                     (foreground_sum / n_samples).cpu())
 
 
 @torch.inference_mode()
 def mc_outputs(network: BPartISNet, x: torch.Tensor, n_samples: int, *, seed: int = 0, batch_size: int = 3,
-               flips: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean raw output (5, H, W) over ``n_samples`` dropout samples and the seed mutual information (H, W),
-    both on the CPU, where clustering runs.
+               flips: bool = False) -> MCOutputs:
+    """Mean raw output (5, H, W) over ``n_samples`` dropout samples, the seed mutual information (H, W)
+    and the foreground fraction (H, W), on the CPU, where clustering runs (see :class:`MCOutputs`).
 
     x: (1, 3, H, W) in [0, 1], on the network's device. Runs in the network's dtype (see :meth:`BPartISNet.for_inference`)
     and reduces in float32. The embedding decoder's last upsample and conv are linear, so they run
@@ -227,13 +244,13 @@ def fixed_dropout_masks(network: BPartISNet) -> Iterator[list[torch.Tensor]]:
 
 @torch.inference_mode()
 def mc_outputs_many(network: BPartISNet, xs: list[torch.Tensor], n_samples: int, *, seeds: list[int], batch_size: int = 3,
-                    flips: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                    flips: bool = False) -> list[MCOutputs]:
     """:func:`mc_outputs` of several images at once: each forward batch holds every image's samples
     of that batch (len(xs) x batch_size samples), for GPUs, where one image's batch of 3 leaves most
     of the device idle. xs: (1, 3, H, W) images of one size, on the network's device; seeds: one per
     image. The dropout masks are each image's own (:func:`draw_dropout_masks`), so an image's result
     does not depend on the others in its group, and on the CPU it equals :func:`mc_outputs` up to
-    float rounding (tested). Returns per image (mean raw output (5, H, W), mutual information (H, W)) on the CPU.
+    float rounding (tested). Returns each image's :class:`MCOutputs`.
     """
     dtype = next(network.parameters()).dtype
     device = xs[0].device
@@ -365,7 +382,7 @@ class BPartIS:
         """Whether ``config`` samples flipped views, else the model's setting (off if it has none)."""
         return config.flips if config.flips is not None else bool(self.bundle.config.get("flips", False))
 
-    def sample(self, x: torch.Tensor, config: BPartISConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, x: torch.Tensor, config: BPartISConfig) -> MCOutputs:
         """:func:`mc_outputs` of ``x`` (1, 3, S, S) with ``config``'s T, flips, seed, batches, precision."""
         n_samples, flips = self.n_samples(config), self.flips(config)
         return self.run(config, lambda network: mc_outputs(network, x, n_samples, seed=config.seed, batch_size=config.batch_size,
@@ -381,12 +398,11 @@ class BPartIS:
         image = as_rgb(image)
         started = time.perf_counter()
         x = self.to_input(image)
-        information = None
         if config.mode == "bayesian":
-            raw, information = self.sample(x, config)
+            outputs = self.sample(x, config)
         else:
-            raw = self.run(config, lambda network: discriminative_output(network, x))
-        return self.finish(image, raw, information, config, time.perf_counter() - started)
+            outputs = MCOutputs(self.run(config, lambda network: discriminative_output(network, x)), None, None)
+        return self.finish(image, outputs, config, time.perf_counter() - started)
 
     def segment_many(self, images: Iterable[np.ndarray], config: BPartISConfig = BPartISConfig(),
                      images_per_batch: int | None = None) -> Iterator[Segmentation]:
@@ -420,14 +436,14 @@ class BPartIS:
                     group_size = gpu_images_per_batch(self.device, torch.cuda.max_memory_allocated(self.device) / len(group))
                 seconds = (time.perf_counter() - started) / len(group)
                 yield from (future.result() for future in pending)
-                pending = [clustering.submit(self.finish, image, raw, information, config, seconds) for image, (raw, information) in zip(group, outputs)]
+                pending = [clustering.submit(self.finish, image, image_outputs, config, seconds) for image, image_outputs in zip(group, outputs)]
             yield from (future.result() for future in pending)
 
-    def finish(self, image: np.ndarray, raw: torch.Tensor, information: torch.Tensor | None, config: BPartISConfig,
-               seconds: float) -> Segmentation:
-        """The :class:`Segmentation` of ``image`` from the network's mean raw output (5, S, S) and
-        mutual information (S, S) or None (discriminative): clustering, the uncertainty filter, the
-        image's size, border particles. ``seconds``: the network's share, added to ``details``."""
+    def finish(self, image: np.ndarray, outputs: MCOutputs, config: BPartISConfig, seconds: float) -> Segmentation:
+        """The :class:`Segmentation` of ``image`` from the network's :class:`MCOutputs` (S, S) (in
+        discriminative mode with None information and foreground): clustering, the uncertainty
+        filter, the image's size, border particles. ``seconds``: the network's share, added to ``details``."""
+        raw, information, foreground = outputs
         started = time.perf_counter()
         defaults = self.bundle.config
         n_samples = self.n_samples(config)
@@ -446,10 +462,8 @@ class BPartIS:
             kept_ids = np.unique(labels_np[(inner > 0)]) if inner.any() else np.zeros(0, np.int64)
             scores_np = scores_np[kept_ids.astype(np.int64) - 1] if len(kept_ids) else np.zeros(0, np.float32)
             labels_np = inner
-        uncertainty_np = None
-        if information is not None:
-            resized = F.interpolate(information[None, None], size=(height, width), mode="bilinear", align_corners=False)
-            uncertainty_np = resized[0, 0].clamp(min=0.0).numpy().astype(np.float32)
+        uncertainty_np = None if information is None else _to_image_map(information, (height, width)).clip(min=0.0)
+        foreground_np = None if foreground is None else _to_image_map(foreground, (height, width)).clip(0.0, 1.0)
         details = {
             "mode": config.mode,
             "n_samples": n_samples if config.mode == "bayesian" else 1,
@@ -463,7 +477,12 @@ class BPartIS:
             "model_sha256": self.bundle.config.get("sha256"),
             "seconds": round(seconds + time.perf_counter() - started, 4),
         }
-        return Segmentation(labels_np, uncertainty_np, scores_np, "bpartis", details)
+        return Segmentation(labels_np, uncertainty_np, scores_np, "bpartis", details, foreground_np)
+
+
+def _to_image_map(values: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+    """A per-pixel map (S, S) at the network's resolution, resized bilinearly to ``shape`` (H, W): float32."""
+    return F.interpolate(values[None, None], size=shape, mode="bilinear", align_corners=False)[0, 0].numpy().astype(np.float32)
 
 
 #: Share of the GPU's free memory that :meth:`BPartIS.segment_many` plans to fill with a group.

@@ -16,6 +16,9 @@ class Segmentation:
         for methods that give none.
     scores: per-instance confidence in [0, 1], indexed by id - 1 (length n), or None.
     method: name of the method that produced it; details: the settings used (JSON-serialisable).
+    foreground_fraction: (H, W) float32, the share (0-1) of the MC-dropout samples in which each
+        pixel is foreground (each particle's size spread over the samples is read from it), or None
+        for methods without samples.
     """
 
     labels: np.ndarray
@@ -23,6 +26,7 @@ class Segmentation:
     scores: np.ndarray | None = None
     method: str = ""
     details: dict = field(default_factory=dict)
+    foreground_fraction: np.ndarray | None = None
 
     @property
     def n_instances(self) -> int:

@@ -15,6 +15,7 @@ Example
 
 from .database import DEFAULT_DB, Database, StoreError, open_db, particle_rows, to_url
 from .export import FORMATS, export
+from .query import LEVELS, query
 from .records import DistributionRecord, FigureRecord, ImageRecord, Provenance, RdfRecord, ScalebarRecord, pixel_sha256
 from .schema import DATA_TABLES, PARTICLE_COLUMNS, SCHEMA_VERSION
 
@@ -22,6 +23,7 @@ __all__ = [
     "DATA_TABLES",
     "DEFAULT_DB",
     "FORMATS",
+    "LEVELS",
     "PARTICLE_COLUMNS",
     "SCHEMA_VERSION",
     "Database",
@@ -36,5 +38,6 @@ __all__ = [
     "open_db",
     "particle_rows",
     "pixel_sha256",
+    "query",
     "to_url",
 ]

@@ -201,6 +201,7 @@ class _ImageRows:
                 "length_px": _plain(bar.length_px),
                 "nm_per_px": _plain(bar.nm_per_px),
                 **_bbox_values(bar.bbox_px),
+                "length_sd_px": _plain(bar.length_sd_px),
             },
             particles=particles,
             distributions=[
@@ -212,6 +213,13 @@ class _ImageRows:
                     "mean": _plain(d.mean),
                     "median": _plain(d.median),
                     "std": _plain(d.std),
+                    "interval_level": _plain(d.interval_level),
+                    "mean_low": _plain(d.mean_low),
+                    "mean_high": _plain(d.mean_high),
+                    "median_low": _plain(d.median_low),
+                    "median_high": _plain(d.median_high),
+                    "counts_low": None if d.counts_low is None else _float_list(d.counts_low),
+                    "counts_high": None if d.counts_high is None else _float_list(d.counts_high),
                 }
                 for d in record.distributions
             ],
@@ -345,6 +353,10 @@ class Database:
                 article_id = self._upsert(conn, schema.articles, article_key, {}, overwrite_with_none=False)
                 row = {**values, "article_id": article_id, "locator": figure.locator, "source": figure.source}
                 figure_id = self._upsert(conn, schema.figures, natural_key, row, overwrite_with_none=False)
+            if figure.materials is not None:
+                conn.execute(schema.figure_materials.delete().where(schema.figure_materials.c.figure_id == figure_id))
+                if figure.materials:
+                    conn.execute(schema.figure_materials.insert(), schema.material_rows(figure_id, figure.materials))
             for image, rows in prepared:
                 self._save_image(conn, image, rows, figure_id, natural_key["natural_key"])
             return figure_id

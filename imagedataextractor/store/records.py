@@ -92,7 +92,8 @@ class Provenance:
 class ScalebarRecord:
     """A scalebar read from an image: ``text`` as read ("100 nm"), ``value`` (100) and ``unit``
     ("nm"), the bar's ``length_px``, the resulting ``nm_per_px``, and ``bbox_px`` (x0, y0, x1, y1)
-    in image pixels. Any field may be None when it could not be read."""
+    in image pixels; ``length_sd_px``: the standard uncertainty of the bar's length. Any field may
+    be None when it could not be read."""
 
     text: str | None = None
     value: float | None = None
@@ -100,6 +101,7 @@ class ScalebarRecord:
     length_px: float | None = None
     nm_per_px: float | None = None
     bbox_px: BBox | None = None
+    length_sd_px: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,9 @@ class DistributionRecord:
     """A histogram of one particle quantity. ``kind`` names it with its unit, like the particle
     column it counts ("diameter_nm", "diameter_px", "aspect_ratio_feret"); ``bin_edges`` has
     len(counts) + 1 values in that unit; ``n`` is the
-    number of values (default: sum of counts); mean/median/std are of the raw values."""
+    number of values (default: sum of counts); mean/median/std are of the raw values.
+    interval_level (0.95), mean_low/high, median_low/high (in the unit) and counts_low/high
+    (len(counts) each): confidence intervals, None when not computed."""
 
     kind: str
     bin_edges: Sequence[float]
@@ -116,6 +120,13 @@ class DistributionRecord:
     median: float | None = None
     std: float | None = None
     n: int | None = None
+    interval_level: float | None = None
+    mean_low: float | None = None
+    mean_high: float | None = None
+    median_low: float | None = None
+    median_high: float | None = None
+    counts_low: Sequence[float] | None = None
+    counts_high: Sequence[float] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ Tables and keys::
     articles      one per DOI (DOIs are stored normalised: lower case, no https://doi.org/ prefix)
     figures       one per (article, locator), or per (source path/URL, pixel sha256) for figures
                   without an article; ``natural_key`` (unique) is the hash of that key
+    figure_materials one per (figure, material named in its caption): the name as stored in
+                  figures.materials and its matching key (:func:`~imagedataextractor.materials.material_key`),
+                  indexed, for queries by material
     panels        one micrograph or other panel: (figure, bbox, pixel sha256), hashed into the unique
                   ``natural_key``; the "image" that extractions, scalebars, particles,
                   distributions and rdfs refer to
@@ -35,8 +38,9 @@ UNCERTAINTY_MAX_NATS = 0.6931471805599453
 UNCERTAINTY_MAX_SIDE_PX = 512
 
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
+from ..materials import material_key
 from ..status import STATUSES
 from .records import settings_sha256
 
@@ -118,6 +122,16 @@ figures = sa.Table(
     sa.Index("figures_natural_key", "natural_key", unique=True),
 )
 
+figure_materials = sa.Table(
+    "figure_materials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("figure_id", sa.Integer, sa.ForeignKey("figures.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),  # as in figures.materials, e.g. "TiO2"
+    sa.Column("key", sa.String(255), nullable=False, index=True),  # material_key(name), e.g. "tio2"
+    sa.UniqueConstraint("figure_id", "name"),
+)
+
 panels = sa.Table(
     "panels",
     metadata,
@@ -178,6 +192,7 @@ scalebars = sa.Table(
     sa.Column("length_px", sa.Float),  # bar length in image pixels
     sa.Column("nm_per_px", sa.Float),
     *_bbox_columns(),  # of the bar and its text, in image pixels
+    sa.Column("length_sd_px", sa.Float),  # standard uncertainty of length_px (its ends' sharpness); NULL before version 5
 )
 
 #: Particle measurements: (column, SQL type). DataFrame columns with these names are stored in
@@ -200,11 +215,13 @@ PARTICLE_COLUMNS: dict[str, sa.types.TypeEngine] = {
     "solidity": sa.Float(),  # area / convex area
     "touches_border": sa.Boolean(),
     "mean_uncertainty": sa.Float(),  # mean per-pixel uncertainty inside the particle
+    "diameter_sd_px": sa.Float(),  # spread (sd) of diameter_px over the MC-dropout samples; NULL without samples
     # The same lengths in nm: NULL when the image has no scale.
     "centroid_x_nm": sa.Float(),
     "centroid_y_nm": sa.Float(),
     "area_nm2": sa.Float(),
     "diameter_nm": sa.Float(),
+    "diameter_sd_nm": sa.Float(),
     "perimeter_nm": sa.Float(),
     "feret_max_nm": sa.Float(),
     "feret_min_nm": sa.Float(),
@@ -221,6 +238,17 @@ particles = sa.Table(
     sa.Column("extra", JSONType),  # unknown DataFrame columns of this row, {name: value}
 )
 
+#: The distributions' interval columns (schema version 5).
+INTERVAL_COLUMNS = [
+    sa.Column("interval_level", sa.Float),
+    sa.Column("mean_low", sa.Float),
+    sa.Column("mean_high", sa.Float),
+    sa.Column("median_low", sa.Float),
+    sa.Column("median_high", sa.Float),
+    sa.Column("counts_low", JSONType),
+    sa.Column("counts_high", JSONType),
+]
+
 distributions = sa.Table(
     "distributions",
     metadata,
@@ -233,6 +261,10 @@ distributions = sa.Table(
     sa.Column("mean", sa.Float),
     sa.Column("median", sa.Float),
     sa.Column("std", sa.Float),
+    # Confidence intervals (see imagedataextractor.intervals), in the unit of kind; NULL
+    # when not computed (rows older than version 5): the level (0.95), the mean's and median's
+    # bounds, and each bin's count bounds (len(counts) floats).
+    *INTERVAL_COLUMNS,
     sa.UniqueConstraint("extraction_id", "kind"),
 )
 
@@ -263,7 +295,7 @@ jobs = sa.Table(
 )
 
 #: Tables holding data, in the order that keeps foreign keys satisfied (what export writes).
-DATA_TABLES = ("articles", "figures", "panels", "extractions", "scalebars", "particles", "distributions", "rdfs", "jobs")
+DATA_TABLES = ("articles", "figures", "figure_materials", "panels", "extractions", "scalebars", "particles", "distributions", "rdfs", "jobs")
 #: Tables whose rows belong to one extraction and are replaced when it is saved again.
 RESULT_TABLES = (scalebars, particles, distributions, rdfs)
 
@@ -358,11 +390,32 @@ def _add_uncertainty_and_masked_labels(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE extractions ADD COLUMN {name} {column_type}"))
 
 
+def material_rows(figure_id: int, materials: Sequence[str]) -> list[dict]:
+    """``figure_materials`` rows of a figure naming ``materials`` (duplicates once)."""
+    return [{"figure_id": figure_id, "name": name, "key": material_key(name)} for name in dict.fromkeys(materials)]
+
+
+def _add_intervals(conn: sa.Connection) -> None:
+    """Version 5: confidence intervals of distributions, the scalebar's length uncertainty and the
+    particles' MC-dropout diameter spread (all NULL for older rows), and ``figure_materials``
+    filled from ``figures.materials``."""
+    figure_materials.create(conn)
+    for figure_id, materials in conn.execute(sa.select(figures.c.id, figures.c.materials).where(figures.c.materials.is_not(None))).all():
+        if materials:
+            conn.execute(figure_materials.insert(), material_rows(figure_id, materials))
+    added = [(distributions, [c.name for c in INTERVAL_COLUMNS]), (scalebars, ["length_sd_px"]), (particles, ["diameter_sd_px", "diameter_sd_nm"])]
+    for table, names in added:
+        for name in names:
+            column_type = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {column_type}"))
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     2: ("unique natural keys of figures and panels (duplicates merged)", _add_natural_keys),
     3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
     4: ("extractions.uncertainty_png and masked_label_boxes: the uncertainty map and the masked panel labels", _add_uncertainty_and_masked_labels),
+    5: ("distribution confidence intervals, scalebars.length_sd_px, particles.diameter_sd_px/_nm, figure_materials", _add_intervals),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

@@ -39,7 +39,7 @@ from imagedataextractor.segment import methods as segment_methods
 from imagedataextractor.segment import predict
 from imagedataextractor.segment.embedding import coordinate_map
 from imagedataextractor.segment.erfnet import BPartISNet
-from imagedataextractor.segment.predict import BPartISConfig, segment_bpartis
+from imagedataextractor.segment.predict import BPartISConfig, MCOutputs, segment_bpartis
 from imagedataextractor.segment.types import Segmentation
 
 CHEAP = ["ide1", "gmm", "watershed"]
@@ -243,7 +243,7 @@ def fake_mc_outputs(network, x, n_samples, *, seed=0, batch_size=3, flips=False)
         seed_logit[inside] = 4.0
         information[inside] = value
     raw = torch.cat([offsets, torch.full((2, size, size), 0.8), seed_logit[None]])
-    return raw, information
+    return MCOutputs(raw, information, (seed_logit > 0).float())
 
 
 @pytest.fixture(scope="module")

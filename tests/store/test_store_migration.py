@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import sqlalchemy as sa
 
-from imagedataextractor.store import SCHEMA_VERSION, open_db, schema
+from imagedataextractor.store import SCHEMA_VERSION, DistributionRecord, FigureRecord, ImageRecord, Provenance, ScalebarRecord, open_db, schema
+
+
+#: Columns added by version 5, per table.
+VERSION_5_COLUMNS = {
+    "distributions": ["interval_level", "mean_low", "mean_high", "median_low", "median_high", "counts_low", "counts_high"],
+    "scalebars": ["length_sd_px"],
+    "particles": ["diameter_sd_px", "diameter_sd_nm"],
+}
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if "://" in url else f"sqlite:///{url}")
+
+
+def _drop_version_5_columns(conn: sa.Connection) -> None:
+    conn.execute(sa.text("DROP TABLE figure_materials"))
+    for table, columns in VERSION_5_COLUMNS.items():
+        for column in columns:
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
 
 
 def _version_1_database(url: str) -> None:
@@ -14,12 +34,13 @@ def _version_1_database(url: str) -> None:
     a stand-alone figure twice, a panel of it under each copy, an article's panel twice, each
     panel with an extraction of the same settings (the later ones with 3 particles, not 2)."""
     open_db(url).close()
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if "://" in url else f"sqlite:///{url}")
+    engine = _engine(url)
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         for table in ("figures", "panels"):
             conn.execute(sa.text(f"DROP INDEX {table}_natural_key"))
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN natural_key"))
+        _drop_version_5_columns(conn)
         conn.execute(sa.text("ALTER TABLE panels DROP COLUMN confidence"))  # added by version 3
         for column in ("uncertainty_png", "masked_label_boxes"):  # added by version 4
             conn.execute(sa.text(f"ALTER TABLE extractions DROP COLUMN {column}"))
@@ -45,7 +66,7 @@ def _version_1_database(url: str) -> None:
 def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
     _version_1_database(db_url)
     with open_db(db_url) as db:
-        assert db.schema_version == SCHEMA_VERSION == 4
+        assert db.schema_version == SCHEMA_VERSION == 5
         counts = db.counts()
         assert (counts["articles"], counts["figures"], counts["panels"], counts["extractions"]) == (1, 2, 2, 2)
         assert counts["particles"] == 6  # the later extraction (3 particles) of each panel kept
@@ -58,3 +79,43 @@ def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
         # the keys now hold: writing the stand-alone figure again updates, it does not add
         db.upsert_figure(source="/data/x.png", sha256="f" * 64, is_em=True)
         assert db.counts()["figures"] == 2
+
+
+def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fill(db_url: str) -> None:
+    """A version-4 database with a figure naming materials and a distribution, a scalebar and
+    particles: version 5 adds their interval and uncertainty columns as NULL, indexes the figure's
+    materials by key, and a result saved afterwards fills the columns."""
+    with open_db(db_url) as db:
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au", "TiO2"]), [image_record(intervals=False)])
+    engine = _engine(db_url)
+    with engine.begin() as conn:
+        _drop_version_5_columns(conn)
+        conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version == 5))
+    engine.dispose()
+    with open_db(db_url) as db:
+        assert db.schema_version == 5
+        distributions = db.read_table("distributions")
+        assert len(distributions) == 1 and distributions[VERSION_5_COLUMNS["distributions"]].isna().all().all()
+        assert db.read_table("scalebars")["length_sd_px"].isna().all()
+        assert db.read_table("particles")[VERSION_5_COLUMNS["particles"]].isna().all().all()
+        assert sorted(zip(db.read_table("figure_materials")["name"], db.read_table("figure_materials")["key"])) == [("Au", "au"), ("TiO2", "tio2")]
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au", "TiO2"]), [image_record(intervals=True)])
+        assert db.counts()["distributions"] == 1  # the same panel's result, replaced
+        row = db.read_table("distributions").iloc[0]
+        assert (row["interval_level"], row["mean_low"], row["mean_high"]) == (0.95, 9.0, 11.0)
+        assert row["counts_low"] == [0.0, 1.0] and row["counts_high"] == [2.0, 3.0]
+        assert db.read_table("scalebars")["length_sd_px"].tolist() == [0.4]
+        assert db.read_table("particles")["diameter_sd_nm"].tolist() == [0.5, 0.25]
+
+
+def image_record(*, intervals: bool) -> ImageRecord:
+    """A panel with two particles, a scalebar and a size distribution, with the version-5 values or without."""
+    particles = pd.DataFrame({"particle_id": [1, 2], "diameter_nm": [9.0, 11.0]} | ({"diameter_sd_nm": [0.5, 0.25]} if intervals else {}))
+    bounds = {"interval_level": 0.95, "mean_low": 9.0, "mean_high": 11.0, "median_low": 9.0, "median_high": 11.0,
+              "counts_low": [0.0, 1.0], "counts_high": [2.0, 3.0]} if intervals else {}
+    return ImageRecord(
+        sha256="a" * 64, width_px=10, height_px=10, provenance=Provenance(method="watershed", source="/data/a.png"),
+        scalebar=ScalebarRecord("100 nm", 100.0, "nm", 50.0, 2.0, (0, 0, 50, 5), 0.4 if intervals else None),
+        particles=particles,
+        distributions=[DistributionRecord("diameter_nm", [8.0, 10.0, 12.0], [1, 1], 10.0, 10.0, 1.4, 2, **bounds)],
+    )
