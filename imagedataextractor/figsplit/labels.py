@@ -69,7 +69,7 @@ _UNIFORM_CNR = 3.0
 #: Confidence a reading needs when its patch is not uniform.
 _CLUTTERED_MIN_CONFIDENCE = 80.0
 #: Letters (lower case) that a lone stroke reads as, and the confidence they need on a uniform patch.
-_STROKE_LETTERS = frozenset("ijl")
+STROKE_LETTERS = frozenset("ijl")
 #: Letters that a single stroke reads as, either of which may be printed.
 _I_OR_L = frozenset("il")
 #: A glyph narrower than this share of its height is a stroke (a bracket, the stem of one of those letters).
@@ -78,6 +78,10 @@ _STROKE_MIN_CONFIDENCE = 90.0
 #: Glyph groups read per polarity in each corner on the first look (a texture blob nearer the
 #: corner than the label may come first).
 _BLIND_GROUPS = 2
+#: A panel with a side under this (px) is read a second time scaled up this many times where no
+#: label was found at its own size (a downscaled figure's letters are 5-6 px tall, under the
+#: smallest glyph height).
+_SMALL_PANEL_SIDE, _SMALL_PANEL_UPSCALE = 128, 2
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ def _contrast_to_noise(window: np.ndarray, components: np.ndarray, group: list[_
 def _accepted(letter: str, confidence: float, contrast_to_noise: float, config: SplitConfig) -> bool:
     """Whether a reading of ``letter`` (lower case) is strong enough (see the module docstring)."""
     uniform = contrast_to_noise >= _UNIFORM_CNR
-    if letter in _STROKE_LETTERS:
+    if letter in STROKE_LETTERS:
         return uniform and confidence >= max(_STROKE_MIN_CONFIDENCE, config.label_min_confidence)
     return confidence >= config.label_min_confidence and (uniform or confidence >= _CLUTTERED_MIN_CONFIDENCE)
 
@@ -279,7 +283,7 @@ def _recheck_accepted(letter: str, confidence: float, contrast_to_noise: float, 
     uniform = contrast_to_noise >= _UNIFORM_CNR
     if letter not in recheck.letters or confidence < config.label_min_confidence:
         return False
-    if letter in _STROKE_LETTERS:
+    if letter in STROKE_LETTERS:
         return uniform and confidence >= _RECHECK_STROKE_CONFIDENCE
     return uniform or confidence >= _RECHECK_CLUTTERED_CONFIDENCE
 
@@ -335,25 +339,32 @@ def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) 
 
 
 def _corner_readings(
-    grey: np.ndarray, corner: str, config: SplitConfig, groups_per_polarity: int, window_size: tuple[int, int] = _LABEL_WINDOW, recheck: _Recheck | None = None
+    grey: np.ndarray,
+    corner: str,
+    config: SplitConfig,
+    groups_per_polarity: int,
+    window_size: tuple[int, int] = _LABEL_WINDOW,
+    recheck: _Recheck | None = None,
+    upscale: int = 1,
 ) -> Iterator[LabelReading]:
     """Accepted readings in one corner, best candidate first. For each polarity the glyph group
     nearest the corner is a candidate, then (up to ``groups_per_polarity``) the nearest group of the
     glyphs left over. When one group lies inside another, it is the insides of letters (the hole of
     a white "d" is a dark glyph) or a letter inside a box, and the outer group is read first;
-    otherwise the group nearer the corner is. On a ``recheck`` the window is scaled up by
-    ``_RECHECK_UPSCALE`` (readings' boxes are in its pixels), searched up to
+    otherwise the group nearer the corner is. The window is read scaled up ``upscale`` times
+    (readings' boxes are in ``grey`` pixels all the same). On a ``recheck`` it is searched up to
     ``_RECHECK_CORNER_DISTANCE`` from the corner, and also thresholded nearer black and
     white (``_RECHECK_DARK_TEXT``, ``_RECHECK_LIGHT_TEXT``: a black letter on a dark micrograph) and
     at its Otsu level, with ``_RECHECK_MIN_CONTRAST``."""
     window, corner_xy, origin = _corner_window(grey, corner, window_size)
     levels: dict[bool, list[float | None]] = {True: [None], False: [None]}
     min_contrast: float = _MIN_CONTRAST
-    if recheck is not None:
+    if upscale > 1:
         height, width = window.shape
-        window = np.asarray(Image.fromarray(window).resize((width * _RECHECK_UPSCALE, height * _RECHECK_UPSCALE), Image.Resampling.BICUBIC))
-        corner_xy = (corner_xy[0] * _RECHECK_UPSCALE, corner_xy[1] * _RECHECK_UPSCALE)
-        origin = (origin[0] * _RECHECK_UPSCALE, origin[1] * _RECHECK_UPSCALE)
+        window = np.asarray(Image.fromarray(window).resize((width * upscale, height * upscale), Image.Resampling.BICUBIC))
+        corner_xy = (corner_xy[0] * upscale, corner_xy[1] * upscale)
+        origin = (origin[0] * upscale, origin[1] * upscale)
+    if recheck is not None:
         levels = {True: [None, _RECHECK_DARK_TEXT], False: [None, _RECHECK_LIGHT_TEXT]}
         if np.ptp(window) > 0:
             for polarity in levels:
@@ -376,7 +387,8 @@ def _corner_readings(
     for _, dark_text, components, group in candidates:
         reading = _read_group(window, components, group, dark_text, corner, origin, config, recheck)
         if reading is not None:
-            yield reading
+            x0, y0, x1, y1 = reading.bbox
+            yield LabelReading(reading.label, reading.text, reading.confidence, corner, (x0 // upscale, y0 // upscale, -(-x1 // upscale), -(-y1 // upscale)))
 
 
 def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
@@ -385,11 +397,18 @@ def read_panel_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
     Pass the panel with the gutter pixels next to it where there are some: a label printed against
     the panel's edge is then clear of the crop's edge. Within a corner, dark and light text are both
     tried (see :func:`_corner_readings`); the first corner with an accepted reading gives the label.
+    A panel under ``_SMALL_PANEL_SIDE`` px a side where none is found is read again scaled up
+    ``_SMALL_PANEL_UPSCALE`` times, by the same rules and a confidence of at least
+    ``_CLUTTERED_MIN_CONFIDENCE``. ``bbox`` is in ``image`` pixels.
     """
     grey = grey_levels(image)
-    for corner in CORNERS:
-        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_BLIND_GROUPS):
-            return reading
+    upscales = (1, _SMALL_PANEL_UPSCALE) if min(grey.shape) < _SMALL_PANEL_SIDE else (1,)
+    for upscale in upscales:
+        for corner in CORNERS:
+            for reading in _corner_readings(grey, corner, config, groups_per_polarity=_BLIND_GROUPS, upscale=upscale):
+                # Scaled up, a fragment of a glyph reads as a letter too ("c" for part of an "e", at 68).
+                if upscale == 1 or reading.confidence >= _CLUTTERED_MIN_CONFIDENCE:
+                    return reading
     return None
 
 
@@ -594,7 +613,6 @@ def read_expected_label(image: np.ndarray, letters: Collection[str], *, corners:
     grey = grey_levels(image)
     relaxed = _Recheck(frozenset(letters))
     for corner in (corner for corner in CORNERS if corner in corners):
-        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_RECHECK_GROUPS, recheck=relaxed):
-            x0, y0, x1, y1 = reading.bbox
-            return LabelReading(reading.label, reading.text, reading.confidence, reading.corner, (x0 // _RECHECK_UPSCALE, y0 // _RECHECK_UPSCALE, -(-x1 // _RECHECK_UPSCALE), -(-y1 // _RECHECK_UPSCALE)))
+        for reading in _corner_readings(grey, corner, config, groups_per_polarity=_RECHECK_GROUPS, recheck=relaxed, upscale=_RECHECK_UPSCALE):
+            return reading
     return None

@@ -153,3 +153,42 @@ def test_tick_labels_at_the_top_of_a_plot_are_no_title_label() -> None:
     figure = make_case("single-plot", 7)
     assert read_title_label(figure.image) is None
     assert [panel.label for panel in split_figure(figure.image)] == [None]
+
+
+def _flat_panel(side: int, letter: str, font_size: int) -> np.ndarray:
+    """A flat grey ``side`` px square panel with a black DejaVu Sans ``letter`` near its top-left corner."""
+    from PIL import Image, ImageDraw
+
+    from imagedataextractor.figsplit.synthetic import _font
+
+    panel = Image.new("RGB", (side, side), (160, 160, 160))
+    ImageDraw.Draw(panel).text((5, 4), letter, fill=(0, 0, 0), font=_font("DejaVuSans.ttf", font_size))
+    return np.asarray(panel)
+
+
+def test_a_small_panel_is_read_again_scaled_up() -> None:
+    # A 9 pt "e" is 5 px tall, under the smallest glyph height: a small panel (a downscaled
+    # figure's) is read a second time at twice its size; a large one, where labels are larger, is not.
+    from imagedataextractor.figsplit.labels import _SMALL_PANEL_SIDE, read_panel_label
+
+    small = _flat_panel(_SMALL_PANEL_SIDE - 28, "e", 9)
+    reading = read_panel_label(small)
+    assert reading is not None and reading.label == "e"
+    x0, y0, x1, y1 = reading.bbox  # in the panel's own pixels, not the scaled-up copy's
+    assert 3 <= x0 < x1 <= 14 and 3 <= y0 < y1 <= 16
+    assert read_panel_label(_flat_panel(2 * _SMALL_PANEL_SIDE, "e", 9)) is None
+
+
+def test_a_panel_edge_of_paper_with_a_label_touching_it_is_grown_into_the_gutter() -> None:
+    # A plot trimmed to its content starts at its label's top row: that row is mostly paper (here
+    # 60 % of it), so the box is grown into the white gutter above and the label is clear of the crop's edge.
+    from imagedataextractor.figsplit.split import _LABEL_MARGIN_PX, _label_box
+
+    grey = np.full((120, 100), 255.0)
+    grey[20:, 40:] = 240.0  # the plot's light axes background
+    grey[20:28, 10:18] = 0.0  # the label, touching the box's top row
+    box = (5, 20, 95, 115)
+    assert _label_box(grey, box, SplitConfig())[1] == box[1] - _LABEL_MARGIN_PX
+    # A micrograph's noisy edge is not grown (its own labels keep a margin from it).
+    grey[20:, :] = np.random.default_rng(0).uniform(60, 200, (100, 100))
+    assert _label_box(grey, box, SplitConfig())[1] == box[1]
