@@ -69,7 +69,7 @@ _UNIFORM_CNR = 3.0
 #: Confidence a reading needs when its patch is not uniform.
 _CLUTTERED_MIN_CONFIDENCE = 80.0
 #: Letters (lower case) that a lone stroke reads as, and the confidence they need on a uniform patch.
-STROKE_LETTERS = frozenset("ijl")
+_STROKE_LETTERS = frozenset("ijl")
 #: Letters that a single stroke reads as, either of which may be printed.
 _I_OR_L = frozenset("il")
 #: A glyph narrower than this share of its height is a stroke (a bracket, the stem of one of those letters).
@@ -273,7 +273,7 @@ def _contrast_to_noise(window: np.ndarray, components: np.ndarray, group: list[_
 def _accepted(letter: str, confidence: float, contrast_to_noise: float, config: SplitConfig) -> bool:
     """Whether a reading of ``letter`` (lower case) is strong enough (see the module docstring)."""
     uniform = contrast_to_noise >= _UNIFORM_CNR
-    if letter in STROKE_LETTERS:
+    if letter in _STROKE_LETTERS:
         return uniform and confidence >= max(_STROKE_MIN_CONFIDENCE, config.label_min_confidence)
     return confidence >= config.label_min_confidence and (uniform or confidence >= _CLUTTERED_MIN_CONFIDENCE)
 
@@ -283,7 +283,7 @@ def _recheck_accepted(letter: str, confidence: float, contrast_to_noise: float, 
     uniform = contrast_to_noise >= _UNIFORM_CNR
     if letter not in recheck.letters or confidence < config.label_min_confidence:
         return False
-    if letter in STROKE_LETTERS:
+    if letter in _STROKE_LETTERS:
         return uniform and confidence >= _RECHECK_STROKE_CONFIDENCE
     return uniform or confidence >= _RECHECK_CLUTTERED_CONFIDENCE
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..imageio import as_rgb
 from .classify import COLOURED_PIXEL_SPREAD, classify_panel
-from .labels import CORNERS, LETTERS, STROKE_LETTERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label, read_title_label
+from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label, read_title_label
 from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
@@ -136,9 +136,7 @@ def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConf
 def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], corners: tuple[str, ...], config: SplitConfig) -> list[str | None]:
     """``labels`` (by panel) with each unread panel that the letters read say should carry a letter
     (see :func:`expected_labels`; in the cut hierarchy's order or in rows, which one letter read
-    cannot tell apart) looked at again for it in ``corners``; a letter is kept only where it is read.
-    Where the letters read fit neither order (A B over D C), an unread panel is looked at again for
-    any letter of the figure's range not read elsewhere, except i, j and l."""
+    cannot tell apart) looked at again for it in ``corners``; a letter is kept only where it is read."""
     if not config.read_labels or len(boxes) < 2:
         return labels
     labels = list(labels)
@@ -151,13 +149,6 @@ def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], label
             for index, letter in zip(order, expected_labels([labels[index] for index in order])):
                 if letter is not None and letter not in looked[index]:
                     expected[index].add(letter)
-        # Letters read in neither order (A B over D C): an unread panel may carry any letter not
-        # read, but not a lone stroke's (the stem of a "b" broken off its bowl reads as an "l").
-        unread_letters = set(LETTERS[: len(boxes)]) - set(labels) - STROKE_LETTERS
-        if any(labels) and unread_letters:
-            for index, label in enumerate(labels):
-                if label is None and not expected[index]:
-                    expected[index] = unread_letters - looked[index]
         if not any(expected):
             break
         _look_again(image, grey, boxes, labels, expected, corners, config)

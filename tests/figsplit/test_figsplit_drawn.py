@@ -175,15 +175,3 @@ def test_tick_labels_left_of_a_plot_stay_with_it_even_when_nearer_the_panel_befo
     panels = split_figure(np.asarray(canvas), config=SplitConfig(read_labels=False))
     assert [panel.bbox[0] for panel in panels] == [0, 210]
     assert panels[0].bbox[2] == 200
-
-
-def test_a_letter_missed_in_a_figure_lettered_out_of_reading_order_is_found_on_a_second_look() -> None:
-    # A B over D C, the "D" too small for the first look: the letters read fit no reading order,
-    # so the unread panel is looked at again for the letters not read ("d"), and "D" is read.
-    figure, _ = grid_figure(255, 12, ["A", "B", "", "C"], label_box=True)
-    canvas = Image.fromarray(figure)
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle([5, 217, 17, 229], fill=(255, 255, 255))
-    draw.text((7, 218), "D", fill=(0, 0, 0), font=ImageFont.truetype(FONT.path, 6))
-    panels = split_figure(np.asarray(canvas))
-    assert sorted((panel.bbox, panel.label) for panel in panels) == [((0, 0, 200, 200), "a"), ((0, 212, 200, 412), "d"), ((212, 0, 412, 200), "b"), ((212, 212, 412, 412), "c")]
