@@ -18,21 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-from skimage.draw import disk
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "store"))
+from store_images import write_micrographs  # noqa: E402  (the store tests' micrographs)
 
 TABLES = ("articles", "figures", "panels", "extractions", "scalebars", "particles", "distributions", "rdfs", "jobs")
-
-
-def write_images(folder: Path, count: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        rng = np.random.default_rng(index)
-        grey = rng.normal(50, 5, (200, 200))
-        for centre in rng.uniform(25, 175, (8, 2)):
-            grey[disk(tuple(centre), 12, shape=grey.shape)] = 210
-        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(folder / f"m{index}.png")
 
 
 def run_writers(images: Path, db: Path, writers: int, work: Path) -> list[int]:
@@ -61,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        write_images(work / "images", args.images)
+        write_micrographs(work / "images", args.images, size_px=200, discs=8)
         run_writers(work / "images", work / "single.sqlite", 1, work / "single")
         single = row_counts(work / "single.sqlite")
         trials = []

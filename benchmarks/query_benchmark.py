@@ -88,12 +88,12 @@ def drop_indexes(url: str) -> None:
 
 
 def pg_cluster():
-    """The store tests' throwaway PostgreSQL cluster (tests/store/conftest.py), started."""
-    path = Path(__file__).resolve().parents[1] / "tests" / "store" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("store_conftest", path)
+    """The tests' throwaway PostgreSQL cluster (tests/pg_server.py), started."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "pg_server.py"
+    spec = importlib.util.spec_from_file_location("pg_server", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    bin_dir = module._pg_bin_dir()
+    bin_dir = module.pg_bin_dir()
     if bin_dir is None:
         raise SystemExit("PostgreSQL server binaries not found (apt-get install postgresql)")
     cluster = module.PgCluster(bin_dir)
