@@ -187,10 +187,13 @@ def _image_files(directory: Path) -> list[Path]:
 def _output_stem(path: Path) -> str:
     """The name of an image file's results (folder ``OUT/<stem>[_<panel>]``): its stem, with a
     leading dot made "_" (``...png`` has the stem "..", which would name the folder above), and
-    with its suffix added ("x_jpg") when another image file of its folder has the same stem."""
+    with its suffix added ("x_jpg") when another image file of its folder has the same stem or the
+    stem is the review site's pages folder (``ide extract`` writes the site into ``OUT`` too)."""
+    from .report import PAGES_FOLDER
+
     stem = re.sub(r"^\.+", lambda dots: "_" * len(dots.group()), path.stem) or "_"
     siblings = _image_files(path.parent) if path.parent.is_dir() else []
-    if any(other.stem == path.stem and other.name != path.name for other in siblings):
+    if stem.lower() == PAGES_FOLDER or any(other.stem == path.stem and other.name != path.name for other in siblings):
         stem = f"{stem}_{path.suffix.lstrip('.').lower()}"
     return stem
 

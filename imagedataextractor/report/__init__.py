@@ -7,6 +7,6 @@ particle table and the provenance. Everything is drawn from the database rows, s
 over any database; it opens from disk (no server, nothing fetched from the network).
 """
 
-from .site import ReportError, ReportSummary, write_report
+from .site import PAGES_FOLDER, ReportError, ReportSummary, write_report
 
-__all__ = ["ReportError", "ReportSummary", "write_report"]
+__all__ = ["PAGES_FOLDER", "ReportError", "ReportSummary", "write_report"]

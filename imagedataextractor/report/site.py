@@ -22,6 +22,10 @@ from .load import Extraction, Group, ReportData, load
 
 log = logging.getLogger(__name__)
 
+#: The folder of the site's article and figure pages inside ``out``; an extraction run writing its
+#: results and the site into one folder names no image's results after it.
+PAGES_FOLDER = "articles"
+
 #: Rows of the index per page: a page stays light with any number of articles.
 ROWS_PER_PAGE = 200
 #: Particle rows shown in a page's table (all of them are in the CSV file beside it).
@@ -117,7 +121,7 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
     started = time.perf_counter()
     out = Path(out)
     try:
-        (out / "articles").mkdir(parents=True, exist_ok=True)
+        (out / PAGES_FOLDER).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
     if isinstance(db, Database):
@@ -134,7 +138,7 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
 
     tasks, pages = [], []
     for group in data.groups:
-        folder = out / "articles" / group.key
+        folder = out / PAGES_FOLDER / group.key
         folder.mkdir(exist_ok=True)
         figures = []
         for figure in group.figures:
@@ -176,8 +180,8 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
         group_template = environment.get_template("group.html.j2")
         for group, figures in pages:
             html = group_template.render(group=group, title=_group_title(group), figures=figures, table_rows=TABLE_ROWS, uncertainty_max_side_px=UNCERTAINTY_MAX_SIDE_PX,
-                                         exists=lambda name, folder=out / "articles" / group.key: (folder / name).exists(), version=__version__)
-            (out / "articles" / f"{group.key}.html").write_text(html, encoding="utf-8")
+                                         exists=lambda name, folder=out / PAGES_FOLDER / group.key: (folder / name).exists(), version=__version__)
+            (out / PAGES_FOLDER / f"{group.key}.html").write_text(html, encoding="utf-8")
             bar.update()
 
     rows = [_index_row(group) for group in data.groups] + [
@@ -200,7 +204,7 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
                                      n_panels=sum(len(f.panels) for g in data.groups for f in g.figures), version=__version__)
         (out / name).write_text(html, encoding="utf-8")
     n_panels = sum(len(f.panels) for g in data.groups for f in g.figures)
-    n_images = sum(1 for path in (out / "articles").glob("*/*") if path.suffix in (".png", ".jpg"))
+    n_images = sum(1 for path in (out / PAGES_FOLDER).glob("*/*") if path.suffix in (".png", ".jpg"))
     return ReportSummary(out / "index.html", n_pages + len(pages), len(data.groups), n_panels, n_images, time.perf_counter() - started)
 
 

@@ -81,6 +81,18 @@ def test_same_stem_different_suffix_get_own_folders(tmp_path):
     assert sources == {str((images / "x.png").resolve()), str((images / "x.jpg").resolve())}
 
 
+def test_image_named_like_the_report_pages_folder_gets_its_own_folder(tmp_path):
+    """``ide extract`` writes the review site into --out too: an input named ``articles.png`` must
+    not share the site's ``articles/`` pages folder."""
+    Image.fromarray(micrograph()[:128, :128]).save(tmp_path / "articles.png")
+    result = _extract(str(tmp_path / "articles.png"), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    [folder] = [p for p in (tmp_path / "out").iterdir() if (p / "summary.json").exists()]
+    assert folder.name == "articles_png"
+    assert not (tmp_path / "out" / "articles" / "summary.json").exists()
+    assert list((tmp_path / "out" / "articles").glob("figure-*.html"))
+
+
 def test_relative_then_absolute_path_is_one_figure(tmp_path, monkeypatch):
     images = tmp_path / "in"
     images.mkdir()
