@@ -10,12 +10,17 @@ import numpy as np
 from ..imageio import as_rgb
 from .bar import Bar, find_bars, find_box
 from .label import Label, read_label
+from .parse import NM_PER_UNIT
 from .types import Scalebar, ScalebarConfig
 
 log = logging.getLogger(__name__)
 
 # Bars shorter than this (pixels) count only with a label whose unit was read whole.
 _MIN_UNSURE_LENGTH_PX = 30
+#: Widest field of view (nm) an electron micrograph shows: an SEM at its lowest magnification
+#: (x5-x10) spans 1-3 cm. A label read in millimetres that makes the image wider is "nm" read as
+#: "mm" (the two differ by one arch; "50 nm" on a TEM image read "50mm" made it 32 cm wide).
+_MAX_FIELD_NM = 5e7
 
 
 def _convincing(bar: Bar) -> bool:
@@ -43,6 +48,16 @@ def _choose(readings: list[tuple[Bar, Label | None]]) -> tuple[Bar, Label] | Non
         and (label.parsed is not None or _convincing(bar))
     ]
     return max(candidates, key=rank) if candidates else None
+
+
+def _plausible(parsed: tuple[float, str] | None, length_px: float, width_px: int) -> tuple[float, str] | None:
+    """``parsed`` (value, unit), with "mm" taken for "nm" where millimetres would make the image
+    (``width_px`` wide, the bar ``length_px``) wider than :data:`_MAX_FIELD_NM`."""
+    if parsed is None or parsed[1] != "mm":
+        return parsed
+    value, _ = parsed
+    field_nm = value * NM_PER_UNIT["mm"] / length_px * width_px
+    return (value, "nm") if field_nm > _MAX_FIELD_NM else parsed
 
 
 def read_scalebar(image: np.ndarray, *, config: ScalebarConfig = ScalebarConfig()) -> Scalebar:
@@ -79,7 +94,7 @@ def read_scalebar(image: np.ndarray, *, config: ScalebarConfig = ScalebarConfig(
         return Scalebar()
     return Scalebar.from_reading(
         text=label.text,
-        label=label.parsed,
+        label=_plausible(label.parsed, bar.length_px, rgb.shape[1]),
         length_px=bar.length_px,
         bar_bbox=bar.bbox,
         text_bbox=label.bbox,

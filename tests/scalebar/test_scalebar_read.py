@@ -54,6 +54,17 @@ STYLES = {
 }
 
 
+@pytest.mark.parametrize(("text", "value", "unit"), [("50 mm", 50, "nm"), ("1 mm", 1, "mm")])
+def test_millimetres_wider_than_any_micrograph_are_nanometres(text: str, value: float, unit: str) -> None:
+    """OCR reads "nm" as "mm" (one arch more): 50 mm over a 120-px bar would make a 480-px image
+    20 cm wide, so the label is taken in nm; 1 mm (a 4 mm field, low-magnification SEM) stays."""
+    style = ScalebarStyle("white", "rectangle", 6, 0, "above", SANS, 22)
+    image, _ = draw_scalebar(micrograph(2), text=text, value=50, unit="mm", length_px=120, style=style)
+    found = read_scalebar(image)
+    assert (found.value, found.unit) == (value, unit)
+    assert found.nm_per_px == pytest.approx(value * {"nm": 1, "mm": 1e6}[unit] / found.length_px)
+
+
 @pytest.mark.parametrize("name", list(STYLES))
 def test_reads_drawn_scalebars(name: str) -> None:
     style, text, value, unit, length = STYLES[name]
