@@ -33,6 +33,7 @@ gets the letter only if Tesseract, free to read any letter, reads that one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -64,8 +65,8 @@ _MAX_CORNER_DISTANCE = 0.4
 #: inside a micrograph, which copied source-article labels make larger and farther from the corner.
 _LABEL_WINDOW = (90, 120)
 _INNER_LABEL_WINDOW = (180, 240)
-#: Where Otsu's ink touching a label's glyphs is over ``_INK_GROWTH`` times the glyphs' own, only
-#: the ink up to their height over ``_INK_REACH`` pixels from them is kept.
+#: Where Otsu's ink touching a label's glyphs is over ``_INK_GROWTH`` times the glyphs' own, they
+#: are read again with only the ink up to their height over ``_INK_REACH`` pixels from them.
 _INK_GROWTH, _INK_REACH = 2.0, 8
 #: Glyph height that Tesseract reads best, pixels.
 _OCR_HEIGHT = 40
@@ -234,11 +235,14 @@ def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
     return inner
 
 
-def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool, height: int = _OCR_HEIGHT) -> np.ndarray:
+def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool, height: int = _OCR_HEIGHT, near_only: bool = False) -> np.ndarray | None:
     """The glyphs black on white, scaled to ``height`` (px). Their region is binarised with Otsu's
     threshold (which recovers thin strokes that the fixed glyph threshold broke) and only the ink
     touching the glyphs is kept (not texture or other marks in the region); above a lone stroke, so
-    is a mark within its width up to a glyph height above it (the dot of an "i" or "j")."""
+    is a mark within its width up to a glyph height above it (the dot of an "i" or "j"). With
+    ``near_only``, where that ink is over ``_INK_GROWTH`` times the glyphs' own (texture of their
+    shade joined them), only the ink up to ``_INK_REACH`` of their height from them is kept; None
+    where it is not."""
     x0, y0, x1, y1 = _union(glyphs)
     pad = max(2, (y1 - y0) // 4)
     stroke = len(glyphs) == 1 and x1 - x0 < _STROKE_ASPECT * (y1 - y0)
@@ -249,9 +253,9 @@ def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dar
     ink = (region < threshold_otsu(region) if np.ptp(region) > 0 else np.zeros(region.shape, bool)) | glyph_pixels
     ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
     kept = set(np.unique(ink_components[glyph_pixels]).tolist())
-    if np.isin(ink_components, list(kept)).sum() > _INK_GROWTH * glyph_pixels.sum():
-        # Texture of the glyphs' shade joined them at Otsu's level (a white "e" against a bright
-        # crystal edge): only the ink next to the glyphs is theirs.
+    if near_only:
+        if np.isin(ink_components, list(kept)).sum() <= _INK_GROWTH * glyph_pixels.sum():
+            return None
         ink &= ndi.binary_dilation(glyph_pixels, iterations=max(1, (y1 - y0) // _INK_REACH)) | glyph_pixels
         ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
         kept = set(np.unique(ink_components[glyph_pixels]).tolist())
@@ -335,10 +339,16 @@ def _read_group(
     contrast_to_noise = _contrast_to_noise(window, components, group)
     thin_stroke = _is_thin_stroke(_without_brackets(group))
     read_anything = False
-    for glyphs, whitelist, psm, height in attempts:
+    # Where texture of the glyphs' shade joined them in the patch (a white "e" against a bright
+    # crystal edge), the attempts are made again with only the ink next to them; after the whole
+    # patch, as that ink is as often the letter's own strokes that the glyph threshold broke.
+    for near_only, (glyphs, whitelist, psm, height) in itertools.product((False, True), attempts):
         if psm == 8 and read_anything and recheck is None:
             continue
-        result = read_text(_patch(window, components, glyphs, dark_text, height), whitelist=whitelist, psm=psm)
+        patch = _patch(window, components, glyphs, dark_text, height, near_only)
+        if patch is None:
+            continue
+        result = read_text(patch, whitelist=whitelist, psm=psm)
         read_anything = read_anything or bool(result.text)
         if _NUMBER.match(result.text):
             return None
