@@ -97,9 +97,12 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
         grey = grey_levels(image)
         found = [(_scaled(box, 1 / scale, (width, height)), confidence) for box, confidence in found]
     kinds = [classify_panel(_crop(image, box), config=config) for box, _ in found]
-    # A letter beyond the number of panels is no panel's label (a plot's frame corner read as "L"):
-    # dropped here, so that it neither hides a plot's title label nor says which corner labels are in.
-    readings = [reading if reading is None or _letter_place(reading.label) < len(found) else None for reading in (_read_label(image, grey, box, config) for box, _ in found)]
+    # In a figure of several panels, a letter beyond their number is no panel's label (a plot's frame
+    # corner read as "L"): dropped here, so that it neither hides a plot's title label nor says which
+    # corner labels are in. (A figure of one panel may be a crop of a compound one that keeps its "b".)
+    readings = [_read_label(image, grey, box, config) for box, _ in found]
+    if len(found) > 1:
+        readings = [reading if reading is None or _letter_place(reading.label) < len(found) else None for reading in readings]
     # A plot without a corner label may start its title with it, inside its frame.
     readings = [
         read_title_label(_crop(image, box), config=config) if reading is None and config.read_labels and not is_micrograph else reading
@@ -196,8 +199,7 @@ def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[i
     letters read rise in; rows when neither) and their letters made consistent in that order
     (misreadings dropped, see :func:`consistent_labels`)."""
     if len(boxes) < 2:
-        # A figure of one panel can only be lettered "a" (a tick label "3" read as "B" is not).
-        return list(range(len(boxes))), consistent_labels(labels)
+        return list(range(len(boxes))), labels
     candidates = [list(range(len(boxes))), reading_order(boxes)]
     for order in candidates:
         ordered = consistent_labels([labels[index] for index in order])

@@ -222,14 +222,6 @@ def test_a_tick_label_is_no_panel_label(tick_size: int) -> None:
     assert [panel.label for panel in split_figure(plot)] == [None]
 
 
-def test_a_figure_of_one_panel_is_lettered_a_or_not_at_all() -> None:
-    # figsplit-dev fig_07: a single plot whose tick label "3" read as "B".
-    from imagedataextractor.figsplit.split import _lettering_order
-
-    assert _lettering_order([(0, 0, 100, 100)], ["b"]) == ([0], [None])
-    assert _lettering_order([(0, 0, 100, 100)], ["a"]) == ([0], ["a"])
-
-
 def test_a_thin_lone_stroke_is_only_a_stroke_letter() -> None:
     # A plot's frame line (2 x 37 px, figsplit-dev fig_05) read as "F" at 69; a bracket and a
     # letter, or a letter as narrow as an "f", are not thin strokes.
