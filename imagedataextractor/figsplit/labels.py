@@ -19,7 +19,9 @@ enough that it is not micrograph texture read as a letter (see :func:`_accepted`
   confidence;
 * "i", "j" and "l" (and "I"), the letters a lone stroke reads as, need both a uniform patch and a
   confidence of :data:`_STROKE_MIN_CONFIDENCE`: a streak in the texture, a frame line, a bracket
-  or the stem of a "b" broken off its bowl reads as one of them.
+  or the stem of a "b" broken off its bowl reads as one of them; and a glyph that thin reads
+  only as one of them (:data:`_THIN_STROKE_ASPECT`: a frame line read as "F");
+* a group that reads as a number where digits are allowed too is a tick label, not a label.
 
 On the synthetic benchmark (``benchmarks/figsplit_benchmark.py``, 300 figures of EMPS crops) these
 rules took the share of reported labels that are right from 0.911 to 0.96 at the same label
@@ -33,6 +35,7 @@ gets the letter only if Tesseract, free to read any letter, reads that one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -50,6 +53,10 @@ LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 #: One letter, optionally bracketed; Tesseract sometimes hedges on case and doubles it ("Cc").
 _LABEL = re.compile(r"^\(?([A-Za-z])(?i:\1)?\)?$")
+#: Digits a tick label starts with (not 1, which an "l" reads as), and a reading that starts with
+#: one. An "o" may read as "0", but is a label only in figures of 15 panels or more.
+_DIGITS = "023456789"
+_NUMBER = re.compile(r"^\(?[02-9]")
 #: Grey levels below (dark text) / above (light text) which a pixel may belong to a label.
 _DARK_TEXT, _LIGHT_TEXT = 80, 180
 #: Smallest grey-level difference between a glyph and the pixels around it.
@@ -60,6 +67,9 @@ _MAX_CORNER_DISTANCE = 0.4
 #: inside a micrograph, which copied source-article labels make larger and farther from the corner.
 _LABEL_WINDOW = (90, 120)
 _INNER_LABEL_WINDOW = (180, 240)
+#: Where Otsu's ink touching a label's glyphs is over ``_INK_GROWTH`` times the glyphs' own, they
+#: are read again with only the ink up to their height over ``_INK_REACH`` pixels from them.
+_INK_GROWTH, _INK_REACH = 2.0, 8
 #: Glyph height that Tesseract reads best, pixels.
 _OCR_HEIGHT = 40
 #: Contrast-to-noise ratio (difference of the median grey levels of the glyphs and of the pixels
@@ -75,6 +85,9 @@ _I_OR_L = frozenset("il")
 #: A glyph narrower than this share of its height is a stroke (a bracket, the stem of one of those letters).
 _STROKE_ASPECT = 0.45
 _STROKE_MIN_CONFIDENCE = 90.0
+#: A lone glyph narrower than this share of its height can only be one of the stroke letters (the
+#: narrowest other letters, "f", "t" and "r", are about 0.45 of their height wide).
+_THIN_STROKE_ASPECT = 0.3
 #: Glyph groups read per polarity in each corner on the first look (a texture blob nearer the
 #: corner than the label may come first).
 _BLIND_GROUPS = 2
@@ -224,11 +237,14 @@ def _without_brackets(group: list[_Glyph]) -> list[_Glyph]:
     return inner
 
 
-def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool, height: int = _OCR_HEIGHT) -> np.ndarray:
+def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dark_text: bool, height: int = _OCR_HEIGHT, near_only: bool = False) -> np.ndarray | None:
     """The glyphs black on white, scaled to ``height`` (px). Their region is binarised with Otsu's
     threshold (which recovers thin strokes that the fixed glyph threshold broke) and only the ink
     touching the glyphs is kept (not texture or other marks in the region); above a lone stroke, so
-    is a mark within its width up to a glyph height above it (the dot of an "i" or "j")."""
+    is a mark within its width up to a glyph height above it (the dot of an "i" or "j"). With
+    ``near_only``, where that ink is over ``_INK_GROWTH`` times the glyphs' own (texture of their
+    shade joined them), only the ink up to ``_INK_REACH`` of their height from them is kept; None
+    where it is not."""
     x0, y0, x1, y1 = _union(glyphs)
     pad = max(2, (y1 - y0) // 4)
     stroke = len(glyphs) == 1 and x1 - x0 < _STROKE_ASPECT * (y1 - y0)
@@ -239,6 +255,12 @@ def _patch(window: np.ndarray, components: np.ndarray, glyphs: list[_Glyph], dar
     ink = (region < threshold_otsu(region) if np.ptp(region) > 0 else np.zeros(region.shape, bool)) | glyph_pixels
     ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
     kept = set(np.unique(ink_components[glyph_pixels]).tolist())
+    if near_only:
+        if np.isin(ink_components, list(kept)).sum() <= _INK_GROWTH * glyph_pixels.sum():
+            return None
+        ink &= ndi.binary_dilation(glyph_pixels, iterations=max(1, (y1 - y0) // _INK_REACH)) | glyph_pixels
+        ink_components, _ = ndi.label(ink, structure=np.ones((3, 3)))
+        kept = set(np.unique(ink_components[glyph_pixels]).tolist())
     if stroke:
         left, right = x0 - cols.start, x1 - cols.start
         for index, (mark_rows, mark_cols) in enumerate(ndi.find_objects(ink_components), start=1):
@@ -307,23 +329,37 @@ def _read_group(
     left corner (a group joined to a plot's tick labels or title), its first letter with its
     brackets (not in right corners, where the group is more likely a scale bar's text); on a
     ``recheck``, accepted only as the expected letter."""
-    attempts = [(group, LETTERS + "()", 7, _OCR_HEIGHT), (_without_brackets(group), LETTERS, 10, _OCR_HEIGHT), (group, LETTERS + "()", 8, _OCR_HEIGHT)]
+    # On the first look, the line may also read as digits: a plot's tick label ("3.0" read as "B"
+    # or "a" among letters alone) is then no label at all.
+    line_whitelist = LETTERS + "()" + (_DIGITS if recheck is None else "")
+    attempts = [(group, line_whitelist, 7, _OCR_HEIGHT), (_without_brackets(group), LETTERS, 10, _OCR_HEIGHT), (group, LETTERS + "()", 8, _OCR_HEIGHT)]
     if recheck is not None:
         attempts.append((group, LETTERS + "()", 7, _RECHECK_OCR_HEIGHT))
     lead = _leading_label(group)
     if corner.endswith("left") and len(lead) < len(group):
         attempts.append((lead, LETTERS + "()", 7, _OCR_HEIGHT))
     contrast_to_noise = _contrast_to_noise(window, components, group)
+    thin_stroke = _is_thin_stroke(_without_brackets(group))
     read_anything = False
-    for glyphs, whitelist, psm, height in attempts:
+    # Where texture of the glyphs' shade joined them in the patch (a white "e" against a bright
+    # crystal edge), the attempts are made again with only the ink next to them; after the whole
+    # patch, as that ink is as often the letter's own strokes that the glyph threshold broke.
+    for near_only, (glyphs, whitelist, psm, height) in itertools.product((False, True), attempts):
         if psm == 8 and read_anything and recheck is None:
             continue
-        result = read_text(_patch(window, components, glyphs, dark_text, height), whitelist=whitelist, psm=psm)
+        patch = _patch(window, components, glyphs, dark_text, height, near_only)
+        if patch is None:
+            continue
+        result = read_text(patch, whitelist=whitelist, psm=psm)
         read_anything = read_anything or bool(result.text)
+        if _NUMBER.match(result.text):
+            return None
         match = _LABEL.match(result.text.replace(" ", ""))
         if not match:
             continue
         letter = match.group(1).lower()
+        if thin_stroke and letter not in _STROKE_LETTERS:
+            continue
         if recheck is not None and letter in _I_OR_L and letter not in recheck.letters:
             # A capital I and a lower-case l are one stroke in sans-serif fonts.
             letter = next(iter(_I_OR_L - {letter}))
@@ -332,6 +368,15 @@ def _read_group(
             bbox = (x0 + origin[0], y0 + origin[1], x1 + origin[0], y1 + origin[1])
             return LabelReading(letter, result.text, result.confidence, corner, bbox)
     return None
+
+
+def _is_thin_stroke(glyphs: list[_Glyph]) -> bool:
+    """One glyph narrower than ``_THIN_STROKE_ASPECT`` of its height: only i, j or l (a plot's frame
+    line read as "F" at 69)."""
+    if len(glyphs) != 1:
+        return False
+    x0, y0, x1, y1 = glyphs[0].box
+    return x1 - x0 < _THIN_STROKE_ASPECT * (y1 - y0)
 
 
 def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
@@ -419,14 +464,17 @@ _TITLE_BAND, _TITLE_BAND_MIN_PX = 0.25, 40
 _TITLE_WORDS = 8
 
 
-def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> LabelReading | None:
+def read_title_label(image: np.ndarray, *, letters: Collection[str] | None = None, config: SplitConfig = SplitConfig()) -> LabelReading | None:
     """The label that starts a plot's title inside its frame ("a) E. fuscoguttatus", as PLOS figures
     print them), in an (H, W, 3) uint8 RGB panel, or None. Dark words in the top band of the panel
     are looked at nearest its top-left first; a word counts only when the title's next word follows
     it on its line and it starts with one glyph and a closing bracket (by shape, :func:`_is_bracket`; Tesseract often reads the bracket with
     confidence 0, so the letter is read alone too), so a title's words are not taken for a label.
     A unit like "(s)" can be, and is then dropped by the figure's lettering
-    (:func:`consistent_labels`) unless it fits. ``bbox`` is in ``image`` pixels."""
+    (:func:`consistent_labels`) unless it fits. Given ``letters`` (lower case, expected there from
+    the figure's other labels), only one of them is accepted, by the second look's rules
+    (:func:`read_expected_label`: an italic "b)" read as "k)" on the first). ``bbox`` is in
+    ``image`` pixels."""
     grey = grey_levels(image)
     band = grey[: min(grey.shape[0], max(_TITLE_BAND_MIN_PX, int(_TITLE_BAND * grey.shape[0])))]
     components, glyphs = _glyphs(band, (0, 0), dark_text=True)
@@ -441,8 +489,9 @@ def read_title_label(image: np.ndarray, *, config: SplitConfig = SplitConfig()) 
             continue
         if not _title_follows(lead, glyphs):
             continue
-        reading = _read_group(band, components, lead, True, "top-left", (0, 0), config)
-        if reading is not None:
+        reading = _read_group(band, components, lead, True, "top-left", (0, 0), config, None if letters is None else _Recheck(frozenset(letters)))
+        # Its bracket read as a second letter ("AA"): two strokes of a curve, not a letter and its bracket.
+        if reading is not None and len(reading.text.replace(" ", "").strip("()")) == 1:
             return LabelReading(reading.label, reading.text, reading.confidence, "title", reading.bbox)
     return None
 
@@ -581,6 +630,21 @@ def expected_labels(labels: list[str | None]) -> list[str | None]:
             for offset, index in enumerate(unread, start=1):
                 expected[index] = chr(ord(low) + offset)
     return expected
+
+
+def missing_label(labels: list[str | None]) -> tuple[int, str] | None:
+    """Where a figure's letters (lower case, None where none was read; any order, e.g. A B over
+    D C) are "a" to the last one read less exactly one, and exactly one panel is unread: that
+    panel's index and the missing letter, else None. Only a guess where to look, as for
+    :func:`expected_labels`; with more than one letter missing, one misread letter sent the
+    second look after the others on the wrong panels."""
+    kept = consistent_labels(labels)
+    unread = [index for index, label in enumerate(kept) if label is None]
+    letters = {label for label in kept if label is not None}
+    if len(unread) != 1 or not letters:
+        return None
+    missing = [chr(code) for code in range(ord("a"), ord(max(letters))) if chr(code) not in letters]
+    return (unread[0], missing[0]) if len(missing) == 1 else None
 
 
 #: Looking again for an expected letter (:func:`read_expected_label`): corner windows are scaled up

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..imageio import as_rgb
 from .classify import COLOURED_PIXEL_SPREAD, classify_panel
-from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, read_expected_label, read_panel_label, read_title_label
+from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, missing_label, read_expected_label, read_panel_label, read_title_label
 from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
@@ -97,7 +97,12 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
         grey = grey_levels(image)
         found = [(_scaled(box, 1 / scale, (width, height)), confidence) for box, confidence in found]
     kinds = [classify_panel(_crop(image, box), config=config) for box, _ in found]
+    # In a figure of several panels, a letter beyond their number is no panel's label (a plot's frame
+    # corner read as "L"): dropped here, so that it neither hides a plot's title label nor says which
+    # corner labels are in. (A figure of one panel may be a crop of a compound one that keeps its "b".)
     readings = [_read_label(image, grey, box, config) for box, _ in found]
+    if len(found) > 1:
+        readings = [reading if reading is None or _letter_place(reading.label) < len(found) else None for reading in readings]
     # A plot without a corner label may start its title with it, inside its frame.
     readings = [
         read_title_label(_crop(image, box), config=config) if reading is None and config.read_labels and not is_micrograph else reading
@@ -107,11 +112,16 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     # Figures print their labels in one corner: the second look searches the corners labels were read in.
     corners = tuple(corner for corner in CORNERS if any(reading and reading.corner == corner for reading in readings)) or CORNERS
     found, kinds, labels = _absorb_fragments(image, found, kinds, labels, config)
-    labels = _recheck_labels(image, grey, [box for box, _ in found], labels, corners, config)
+    labels = _recheck_labels(image, grey, [box for box, _ in found], [is_micrograph for is_micrograph, _ in kinds], labels, corners, config)
     order, labels = _lettering_order([box for box, _ in found], labels)
     panels = [Panel(found[index][0], labels[index], *kinds[index], _crop(image, found[index][0]), confidence=round(found[index][1], 3)) for index in order]
     log.debug("figure %dx%d: %d panels", width, height, len(panels))
     return panels
+
+
+def _letter_place(letter: str) -> int:
+    """A letter's place in the alphabet, from 0 for "a"."""
+    return ord(letter) - ord("a")
 
 
 def _crop(image: np.ndarray, box: Box) -> np.ndarray:
@@ -133,10 +143,13 @@ def _read_label(image: np.ndarray, grey: np.ndarray, box: Box, config: SplitConf
     return read_panel_label(image[ly0:ly1, lx0:lx1], config=config)
 
 
-def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], corners: tuple[str, ...], config: SplitConfig) -> list[str | None]:
+def _recheck_labels(
+    image: np.ndarray, grey: np.ndarray, boxes: list[Box], micrographs: list[bool], labels: list[str | None], corners: tuple[str, ...], config: SplitConfig
+) -> list[str | None]:
     """``labels`` (by panel) with each unread panel that the letters read say should carry a letter
     (see :func:`expected_labels`; in the cut hierarchy's order or in rows, which one letter read
-    cannot tell apart) looked at again for it in ``corners``; a letter is kept only where it is read."""
+    cannot tell apart; or the one letter missing from those read, in any order, see
+    :func:`missing_label`) looked at again for it in ``corners``; a letter is kept only where it is read."""
     if not config.read_labels or len(boxes) < 2:
         return labels
     labels = list(labels)
@@ -149,16 +162,22 @@ def _recheck_labels(image: np.ndarray, grey: np.ndarray, boxes: list[Box], label
             for index, letter in zip(order, expected_labels([labels[index] for index in order])):
                 if letter is not None and letter not in looked[index]:
                     expected[index].add(letter)
+        gap = missing_label(labels)
+        if gap is not None and gap[1] not in looked[gap[0]]:
+            expected[gap[0]].add(gap[1])
         if not any(expected):
             break
-        _look_again(image, grey, boxes, labels, expected, corners, config)
+        _look_again(image, grey, boxes, micrographs, labels, expected, corners, config)
         for index, letters in enumerate(expected):
             looked[index] |= letters
     return labels
 
 
-def _look_again(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: list[str | None], expected: list[set[str]], corners: tuple[str, ...], config: SplitConfig) -> None:
-    """Set ``labels[index]`` where one of ``expected[index]`` is read on a second look."""
+def _look_again(
+    image: np.ndarray, grey: np.ndarray, boxes: list[Box], micrographs: list[bool], labels: list[str | None], expected: list[set[str]], corners: tuple[str, ...], config: SplitConfig
+) -> None:
+    """Set ``labels[index]`` where one of ``expected[index]`` is read on a second look: in the
+    panel's corners, and in a plot's title."""
     for index, letters in enumerate(expected):
         if letters:
             # The panel with its gutter lines, then without (a label box that merges with a white
@@ -168,6 +187,11 @@ def _look_again(image: np.ndarray, grey: np.ndarray, boxes: list[Box], labels: l
                 if reading is not None:
                     labels[index] = reading.label
                     break
+            else:
+                if not micrographs[index]:
+                    reading = read_title_label(_crop(image, boxes[index]), letters=letters, config=config)
+                    if reading is not None:
+                        labels[index] = reading.label
 
 
 def _lettering_order(boxes: list[Box], labels: list[str | None]) -> tuple[list[int], list[str | None]]:

@@ -165,3 +165,17 @@ def test_cli_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["split", str(path), "--json"])
     assert result.exit_code != 0
     assert result.output.strip().splitlines() == [f"Error: {path}: not an image file (unrecognised format)"]
+
+
+def test_the_one_letter_missing_from_letters_out_of_order_is_looked_for() -> None:
+    from imagedataextractor.figsplit.labels import missing_label
+
+    # A B over D C with B not read: look for "b" on the one unread panel.
+    assert missing_label(["a", None, "d", "c"]) == (1, "b")
+    assert missing_label([None, "b", "d", "c"]) == (0, "a")
+    # Two unread panels, two letters missing, or nothing missing below the last letter: no guess
+    # (one misread letter would send the look after the others on the wrong panels).
+    assert missing_label(["a", None, None, "c"]) is None
+    assert missing_label(["a", None, "e", "c", "f"]) is None
+    assert missing_label(["a", "b", "c", None]) is None
+    assert missing_label([None, None]) is None

@@ -192,3 +192,70 @@ def test_a_panel_edge_of_paper_with_a_label_touching_it_is_grown_into_the_gutter
     # A micrograph's noisy edge is not grown (its own labels keep a margin from it).
     grey[20:, :] = np.random.default_rng(0).uniform(60, 200, (100, 100))
     assert _label_box(grey, box, SplitConfig())[1] == box[1]
+
+
+def _scatter_with_ticks(tick_size: int) -> np.ndarray:
+    """A 400 x 350 px scatter plot with y tick labels "0.0" .. "3.0", the top one near the top-left corner."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.0, 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0.1, 0.1, 0.85, 0.85))
+    rng = np.random.default_rng(0)
+    axes.scatter(rng.uniform(0, 3, 30), rng.uniform(0, 3, 30), color="0.3", s=8)
+    axes.set_ylim(0, 3)
+    axes.set_yticks([0, 1, 2, 3])
+    axes.set_yticklabels(["0.0", "1.0", "2.0", "3.0"], fontsize=tick_size)
+    figure.canvas.draw()
+    return np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+
+
+@pytest.mark.parametrize("tick_size", [10, 11])
+def test_a_tick_label_is_no_panel_label(tick_size: int) -> None:
+    # Read among letters alone, the "3" of "3.0" was "a" (10 pt) and its "0" "O" (11 pt); read
+    # with digits allowed too, they are numbers.
+    from imagedataextractor.figsplit.labels import read_panel_label
+
+    plot = _scatter_with_ticks(tick_size)
+    assert read_panel_label(plot) is None
+    assert [panel.label for panel in split_figure(plot)] == [None]
+
+
+def test_a_thin_lone_stroke_is_only_a_stroke_letter() -> None:
+    # A plot's frame line (2 x 37 px, figsplit-dev fig_05) read as "F" at 69; a bracket and a
+    # letter, or a letter as narrow as an "f", are not thin strokes.
+    from imagedataextractor.figsplit.labels import _Glyph, _is_thin_stroke
+
+    assert _is_thin_stroke([_Glyph(1, (7, 10, 9, 47), 0.0)])
+    assert not _is_thin_stroke([_Glyph(1, (7, 10, 17, 30), 0.0)])
+    assert not _is_thin_stroke([_Glyph(1, (7, 10, 9, 30), 0.0), _Glyph(2, (10, 10, 20, 30), 0.0)])
+
+
+def test_a_white_letter_touching_bright_texture_is_read_on_a_second_look() -> None:
+    # A white "e" on dark ground whose right side touches a bright crystal edge: at the fixed light
+    # level both are one blob; nearer white they part, and the patch keeps only the ink next to the
+    # letter (Otsu's level, between the dark ground and the edge, joined them again).
+    from PIL import Image, ImageDraw
+
+    from imagedataextractor.figsplit.labels import read_expected_label, read_panel_label
+    from imagedataextractor.figsplit.synthetic import _font
+
+    panel = Image.new("L", (200, 200), 60)
+    draw = ImageDraw.Draw(panel)
+    draw.polygon([(14, 200), (14, 14), (44, 0), (64, 200)], fill=200)
+    draw.text((6, 4), "e", fill=255, font=_font("DejaVuSerif-Bold.ttf", 14))
+    rgb = np.asarray(panel.convert("RGB"))
+    assert read_panel_label(rgb) is None
+    reading = read_expected_label(rgb, {"e"})
+    assert reading is not None and reading.label == "e"
+    assert read_expected_label(rgb, {"c"}) is None
+
+
+def test_a_title_label_on_a_second_look_is_only_the_expected_letter() -> None:
+    from imagedataextractor.figsplit.labels import read_title_label
+
+    plot = _plot_with_title("b) P. areolatus", 1)
+    reading = read_title_label(plot, letters={"b"})
+    assert reading is not None and reading.label == "b" and reading.corner == "title"
+    assert read_title_label(plot, letters={"c", "d"}) is None
