@@ -24,19 +24,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+import torch
 from scipy import ndimage as ndi
 
 from imagedataextractor.datasets.emps import load_split
 from imagedataextractor.measure import MeasureConfig, measure, scale_relative_sd
 from imagedataextractor.scalebar import read_scalebar, scalebar_mask
-from imagedataextractor.segment import segment
-from imagedataextractor.segment.masking import blank_regions
+from imagedataextractor.imageio import as_rgb
+from imagedataextractor.segment import BPartISConfig, segment
+from imagedataextractor.segment.cluster import cluster_outputs
+from imagedataextractor.segment.masking import blank_regions, remove_border_instances
+from imagedataextractor.segment.predict import get_bpartis, to_image_size
+from imagedataextractor.segment.uncertainty import instance_uncertainty
 from imagedataextractor.synth import ScalebarStyle, draw_scalebar
+from imagedataextractor.train.loop import split_by_publication
 
 SIZE_PX = 512
+#: Share of the train split's publications held out for validation when bpartis-emps was trained.
+VAL_FRACTION = 0.1
 DEFAULT_CACHE = Path.home() / ".cache" / "imagedataextractor-bench" / "intervals"
 
 
@@ -80,7 +90,9 @@ def synthetic_micrograph(seed: int) -> tuple[np.ndarray, float, float, float]:
 
 def cached_segmentation(cache: Path, key: str, image: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``method``'s (default settings) labels and foreground fraction (None without MC samples) of
-    ``image``, from ``cache/method/key.npz`` when there."""
+    ``image``, from ``cache/method/key.npz`` when there. BPartIS: see :func:`bpartis_segmentation`."""
+    if method == "bpartis":
+        return bpartis_segmentation(bpartis_maps(cache, key, image), image.shape[:2], bpartis_tu())
     path = cache / method / f"{key}.npz"
     if path.exists():
         stored = np.load(path)
@@ -90,6 +102,54 @@ def cached_segmentation(cache: Path, key: str, image: np.ndarray, method: str) -
     maps = {"labels": result.labels} | ({} if result.foreground_fraction is None else {"foreground": result.foreground_fraction})
     np.savez_compressed(path, **maps)
     return result.labels, result.foreground_fraction
+
+
+#: File whose first ``tu = VALUE`` line, when present, sets BPartIS's uncertainty threshold here
+#: (the threshold chosen on the validation publications); else the bundle's.
+TU_DECISION = Path("/work/tu-decision.md")
+
+
+def bpartis_tu() -> float:
+    """The tu of :data:`TU_DECISION` if it names one, else the shipped bundle's."""
+    if TU_DECISION.exists():
+        found = re.search(r"\btu\s*=\s*([0-9.]+(?:e-?[0-9]+)?)", TU_DECISION.read_text())
+        if found:
+            return float(found.group(1))
+    return float(get_bpartis().bundle.config.get("tu", 0.0125))
+
+
+def bpartis_maps(cache: Path, key: str, image: np.ndarray) -> dict[str, np.ndarray]:
+    """BPartIS's (default settings) outputs of ``image`` before its uncertainty filter, so the
+    threshold tu can be chosen after the (slow) sampling: ``labels`` (S, S) the instances at the
+    network's resolution, ``uncertainty`` (n,) their mean mutual information (nats, as the filter
+    reads it), ``foreground`` (H, W) the foreground fraction at the image's size. Cached in
+    ``cache/bpartis-unfiltered/key.npz``."""
+    path = cache / "bpartis-unfiltered" / f"{key}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    model = get_bpartis()
+    config = BPartISConfig(filter_uncertain=False, keep_border=True)
+    outputs = model.sample(model.to_input(as_rgb(image)), config)
+    defaults = model.bundle.config
+    clusters = cluster_outputs(outputs.raw, seed_threshold=float(defaults.get("seed_threshold", 0.5)), min_size=int(defaults.get("min_size", 128)))
+    maps = {"labels": clusters.labels.numpy().astype(np.uint16),
+            "uncertainty": instance_uncertainty(clusters.labels, outputs.information).numpy(),
+            "foreground": model.finish(as_rgb(image), outputs, config, 0.0).foreground_fraction}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **maps)
+    return maps
+
+
+def bpartis_segmentation(maps: dict[str, np.ndarray], shape: tuple[int, int], tu: float) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (H, W) and foreground fraction of :func:`bpartis_maps` filtered as BPartIS filters
+    (instances whose mean uncertainty is not below ``tu`` dropped, at the network's resolution),
+    brought to the image's ``shape`` and without border particles."""
+    labels = torch.from_numpy(maps["labels"].astype(np.int64))
+    kept = torch.from_numpy(maps["uncertainty"]) < tu
+    new_ids = torch.zeros(len(kept) + 1, dtype=labels.dtype)
+    new_ids[1:][kept] = torch.arange(1, int(kept.sum()) + 1, dtype=labels.dtype)
+    image_labels, _ = to_image_size(new_ids[labels], torch.zeros(int(kept.sum())), shape)
+    return remove_border_instances(image_labels), maps["foreground"]
 
 
 def run_synthetic(args: argparse.Namespace) -> dict:
@@ -124,25 +184,52 @@ def run_synthetic(args: argparse.Namespace) -> dict:
     }
 
 
-def run_emps(args: argparse.Namespace) -> dict:
-    rows = []
-    for sample in load_split(args.emps, "test"):
+def labelled_images(emps: Path, images: str) -> Iterator[tuple[str, np.ndarray, float, int]]:
+    """(name, image, hand-labelled mean equivalent diameter in px, labelled particles measured) of the
+    EMPS images with at least 30 hand-labelled particles: ``images`` "test" (the test split) or
+    "validation" (the train split's publications held out when bpartis-emps was trained, as
+    :func:`imagedataextractor.train.loop.split_by_publication` holds them out). The truth is
+    measured like a prediction: particles touching the border left out."""
+    samples = load_split(emps, "test") if images == "test" else split_by_publication(load_split(emps, "train"), VAL_FRACTION)[1]
+    for sample in samples:
         image, truth = sample.load()
         truth_measured = measure(truth.astype(np.int64), config=MeasureConfig(intervals=None))
         if truth_measured.summary["n_particles_total"] < 30:
             continue
-        truth_mean = truth_measured.size_histogram.mean
+        yield sample.name, image, truth_measured.size_histogram.mean, truth_measured.size_histogram.n
+
+
+def run_cache(args: argparse.Namespace) -> dict:
+    """Segment (and cache) the images of ``args.images`` with ``args.method``, measuring nothing."""
+    if args.images == "synthetic":
+        for seed in range(args.first, args.first + args.n):
+            image = synthetic_micrograph(seed)[0]
+            blanked = blank_regions(image, scalebar_mask(image.shape, read_scalebar(image)))
+            cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method)
+            print(f"synthetic {seed}", flush=True)
+        return {"images": args.n}
+    names = []
+    for name, image, _, _ in labelled_images(args.emps, args.images):
+        cached_segmentation(args.cache / "emps", name, image, args.method)
+        names.append(name)
+        print(name, flush=True)
+    return {"images": len(names)}
+
+
+def run_emps(args: argparse.Namespace) -> dict:
+    rows = []
+    for name, image, truth_mean, n_truth in labelled_images(args.emps, "test"):
         if args.labels_from is not None:
-            stored = args.labels_from / f"{sample.name}.npz"
+            stored = args.labels_from / f"{name}.npz"
             if not stored.exists():
                 continue
             labels, foreground = np.load(stored)[args.labels_key], None
         else:
-            labels, foreground = cached_segmentation(args.cache / "emps", sample.name, image, args.method)
+            labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method)
         measured = measure(labels, foreground_fraction=foreground)
         hist = measured.size_histogram
         ci = hist.interval
-        rows.append({"image": sample.name, "n_truth": truth_measured.size_histogram.n, "n": hist.n, "truth_mean_px": truth_mean,
+        rows.append({"image": name, "n_truth": n_truth, "n": hist.n, "truth_mean_px": truth_mean,
                      "mean_px": hist.mean, "low": ci.mean_low, "high": ci.mean_high,
                      "covers": truth_mean is not None and ci.covers_mean(truth_mean)})
         print(json.dumps(rows[-1]), flush=True)
@@ -152,7 +239,8 @@ def run_emps(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("check", choices=("synthetic", "emps"))
+    parser.add_argument("check", choices=("synthetic", "emps", "cache"))
+    parser.add_argument("--images", choices=("synthetic", "test", "validation"), default="test", help="cache: which images to segment")
     parser.add_argument("--n", type=int, default=100, help="synthetic micrographs")
     parser.add_argument("--emps", type=Path, default=Path("../shared/emps"))
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -162,7 +250,7 @@ def main() -> None:
     parser.add_argument("--labels-key", default="labels", help="the array of those .npz files holding the instance map")
     parser.add_argument("--out", type=Path, help="write the summary JSON here")
     args = parser.parse_args()
-    summary = run_synthetic(args) if args.check == "synthetic" else run_emps(args)
+    summary = {"synthetic": run_synthetic, "emps": run_emps, "cache": run_cache}[args.check](args)
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
