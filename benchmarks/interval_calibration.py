@@ -1,6 +1,6 @@
 """Calibration of the 95 % confidence interval of a panel's mean particle diameter.
 
-Two checks, each decided by a rule fixed before the run (issue 31):
+Checks, each decided by a rule fixed before the run (issue 31):
 
 1. ``synthetic``: micrographs drawn with known particle diameters (lognormal, a known mean) and a
    drawn scalebar (``synth.draw_scalebar``), run through the panel stages as ``extract`` runs them
@@ -13,9 +13,20 @@ Two checks, each decided by a rule fixed before the run (issue 31):
    touching the border, measured by ``measure`` like the prediction; reported: the share of
    images whose interval covers it.
 
-Segmentations are cached (``--cache``, outside git) so the interval arithmetic can be rerun cheaply.
+Both use the method's stored relative systematic error s (the BPartIS bundle's
+``systematic_rel_sd``, ``segment.methods.SYSTEMATIC_REL_SD`` for classical methods), estimated by
+3. ``systematic``: on the EMPS train split's validation publications (held out when bpartis-emps
+   was trained), images with >= 30 hand-labelled particles, the same truth as ``emps``:
+   s^2 = max(0, mean(r_i^2) - mean(v_i)), r_i = log(predicted / true mean), v_i the sampling
+   variance of the log mean read from the interval without the term.
 
-    python benchmarks/interval_calibration.py synthetic --n 100 [--method watershed]
+Segmentations are cached (``--cache``, outside git) so the interval arithmetic can be rerun cheaply;
+BPartIS's before its uncertainty filter, so its threshold tu (the one in ``/work/tu-decision.md``
+when that names one, else the bundle's) is applied afterwards. ``cache`` only segments.
+
+    python benchmarks/interval_calibration.py cache --images validation|test|synthetic [--first 10000 --n 100] [--method watershed]
+    python benchmarks/interval_calibration.py systematic --emps ../shared/emps [--method watershed]
+    python benchmarks/interval_calibration.py synthetic --first 10000 --n 100 [--method watershed]
     python benchmarks/interval_calibration.py emps --emps ../shared/emps [--method watershed]
     python benchmarks/interval_calibration.py emps --labels-from MAPS_DIR --labels-key filtered   # maps segmented elsewhere
 """
@@ -33,12 +44,14 @@ import torch
 from scipy import ndimage as ndi
 
 from imagedataextractor.datasets.emps import load_split
+from imagedataextractor.intervals import log_mean_variance, random_effects_sd
 from imagedataextractor.measure import MeasureConfig, measure, scale_relative_sd
 from imagedataextractor.scalebar import read_scalebar, scalebar_mask
 from imagedataextractor.imageio import as_rgb
 from imagedataextractor.segment import BPartISConfig, segment
 from imagedataextractor.segment.cluster import cluster_outputs
 from imagedataextractor.segment.masking import blank_regions, remove_border_instances
+from imagedataextractor.segment.methods import SYSTEMATIC_REL_SD
 from imagedataextractor.segment.predict import get_bpartis, to_image_size
 from imagedataextractor.segment.uncertainty import instance_uncertainty
 from imagedataextractor.synth import ScalebarStyle, draw_scalebar
@@ -153,6 +166,7 @@ def bpartis_segmentation(maps: dict[str, np.ndarray], shape: tuple[int, int], tu
 
 
 def run_synthetic(args: argparse.Namespace) -> dict:
+    systematic = method_systematic_rel_sd(args.method)
     rows = []
     for seed in range(args.first, args.first + args.n):
         image, nm_per_px_true, population_mean, sample_mean = synthetic_micrograph(seed)
@@ -163,7 +177,7 @@ def run_synthetic(args: argparse.Namespace) -> dict:
             rows.append({"seed": seed, "scalebar_read": False})
             continue
         measured = measure(labels, nm_per_px=bar.nm_per_px, foreground_fraction=foreground,
-                           scale_rel_sd=scale_relative_sd(bar.length_px, bar.length_sd_px), config=MeasureConfig())
+                           scale_rel_sd=scale_relative_sd(bar.length_px, bar.length_sd_px), systematic_rel_sd=systematic, config=MeasureConfig())
         hist = measured.size_histogram
         ci = hist.interval
         rows.append({
@@ -176,7 +190,8 @@ def run_synthetic(args: argparse.Namespace) -> dict:
         print(json.dumps(rows[-1]), flush=True)
     scored = [r for r in rows if r.get("scalebar_read") and r.get("low") is not None]
     return {
-        "method": args.method, "images": len(rows), "scored": len(scored),
+        "method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
+        "images": len(rows), "scored": len(scored),
         "coverage_population": float(np.mean([r["covers_population"] for r in scored])),
         "coverage_sample": float(np.mean([r["covers_sample"] for r in scored])),
         "median_relative_width": float(np.median([(r["high"] - r["low"]) / r["mean_nm"] for r in scored])),
@@ -216,7 +231,38 @@ def run_cache(args: argparse.Namespace) -> dict:
     return {"images": len(names)}
 
 
+def method_systematic_rel_sd(method: str) -> float:
+    """The relative systematic error s stored with ``method``: the shipped BPartIS bundle's
+    ``systematic_rel_sd``, else :data:`SYSTEMATIC_REL_SD` (0 without an estimate)."""
+    if method == "bpartis":
+        return float(get_bpartis().bundle.config.get("systematic_rel_sd", 0.0))
+    return SYSTEMATIC_REL_SD.get(method, 0.0)
+
+
+def run_systematic(args: argparse.Namespace) -> dict:
+    """The random-effects estimate of ``args.method``'s relative systematic error of the mean size
+    (:func:`~imagedataextractor.intervals.random_effects_sd`) on the validation images, from the
+    interval without the term."""
+    rows = []
+    for name, image, truth_mean, n_truth in labelled_images(args.emps, "validation"):
+        labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method)
+        hist = measure(labels, foreground_fraction=foreground).size_histogram
+        row = {"image": name, "n_truth": n_truth, "n": hist.n, "truth_mean_px": truth_mean, "mean_px": hist.mean}
+        if hist.mean is not None and hist.interval is not None and hist.interval.mean_low is not None:
+            row |= {"log_ratio": float(np.log(hist.mean / truth_mean)), "log_variance": log_mean_variance(hist.interval)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    scored = [r for r in rows if "log_ratio" in r and np.isfinite(r["log_variance"])]
+    ratios = np.array([r["log_ratio"] for r in scored])
+    variances = np.array([r["log_variance"] for r in scored])
+    return {"method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "images": len(rows), "scored": len(scored),
+            "mean_log_ratio": float(ratios.mean()), "se_mean_log_ratio": float(ratios.std(ddof=1) / np.sqrt(len(ratios))),
+            "mean_square_log_ratio": float(np.mean(ratios**2)), "mean_log_variance": float(variances.mean()),
+            "systematic_rel_sd": random_effects_sd(ratios, variances)}
+
+
 def run_emps(args: argparse.Namespace) -> dict:
+    systematic = method_systematic_rel_sd(args.method)
     rows = []
     for name, image, truth_mean, n_truth in labelled_images(args.emps, "test"):
         if args.labels_from is not None:
@@ -226,20 +272,21 @@ def run_emps(args: argparse.Namespace) -> dict:
             labels, foreground = np.load(stored)[args.labels_key], None
         else:
             labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method)
-        measured = measure(labels, foreground_fraction=foreground)
+        measured = measure(labels, foreground_fraction=foreground, systematic_rel_sd=systematic)
         hist = measured.size_histogram
         ci = hist.interval
         rows.append({"image": name, "n_truth": n_truth, "n": hist.n, "truth_mean_px": truth_mean,
                      "mean_px": hist.mean, "low": ci.mean_low, "high": ci.mean_high,
                      "covers": truth_mean is not None and ci.covers_mean(truth_mean)})
         print(json.dumps(rows[-1]), flush=True)
-    return {"method": args.method, "images": len(rows), "coverage": float(np.mean([r["covers"] for r in rows])),
+    return {"method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
+            "images": len(rows), "coverage": float(np.mean([r["covers"] for r in rows])),
             "median_relative_width": float(np.median([(r["high"] - r["low"]) / r["mean_px"] for r in rows if r["low"] is not None]))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("check", choices=("synthetic", "emps", "cache"))
+    parser.add_argument("check", choices=("synthetic", "emps", "cache", "systematic"))
     parser.add_argument("--images", choices=("synthetic", "test", "validation"), default="test", help="cache: which images to segment")
     parser.add_argument("--n", type=int, default=100, help="synthetic micrographs")
     parser.add_argument("--emps", type=Path, default=Path("../shared/emps"))
@@ -250,7 +297,7 @@ def main() -> None:
     parser.add_argument("--labels-key", default="labels", help="the array of those .npz files holding the instance map")
     parser.add_argument("--out", type=Path, help="write the summary JSON here")
     args = parser.parse_args()
-    summary = {"synthetic": run_synthetic, "emps": run_emps, "cache": run_cache}[args.check](args)
+    summary = {"synthetic": run_synthetic, "emps": run_emps, "cache": run_cache, "systematic": run_systematic}[args.check](args)
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
