@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 from typing import Iterator
@@ -149,7 +150,9 @@ def bpartis_maps(cache: Path, key: str, image: np.ndarray) -> dict[str, np.ndarr
             "uncertainty": instance_uncertainty(clusters.labels, outputs.information).numpy(),
             "foreground": model.finish(as_rgb(image), outputs, config, 0.0).foreground_fraction}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **maps)
+    partial = path.with_suffix(f".{os.getpid()}.npz")  # renamed when whole: another process may be reading
+    np.savez_compressed(partial, **maps)
+    partial.replace(path)
     return maps
 
 
@@ -199,13 +202,15 @@ def run_synthetic(args: argparse.Namespace) -> dict:
     }
 
 
-def labelled_images(emps: Path, images: str) -> Iterator[tuple[str, np.ndarray, float, int]]:
+def labelled_images(emps: Path, images: str, *, reverse: bool = False) -> Iterator[tuple[str, np.ndarray, float, int]]:
     """(name, image, hand-labelled mean equivalent diameter in px, labelled particles measured) of the
     EMPS images with at least 30 hand-labelled particles: ``images`` "test" (the test split) or
     "validation" (the train split's publications held out when bpartis-emps was trained, as
     :func:`imagedataextractor.train.loop.split_by_publication` holds them out). The truth is
-    measured like a prediction: particles touching the border left out."""
+    measured like a prediction: particles touching the border left out. ``reverse``: last image first
+    (a second ``cache`` process meeting the first)."""
     samples = load_split(emps, "test") if images == "test" else split_by_publication(load_split(emps, "train"), VAL_FRACTION)[1]
+    samples = samples[::-1] if reverse else samples
     for sample in samples:
         image, truth = sample.load()
         truth_measured = measure(truth.astype(np.int64), config=MeasureConfig(intervals=None))
@@ -217,14 +222,15 @@ def labelled_images(emps: Path, images: str) -> Iterator[tuple[str, np.ndarray, 
 def run_cache(args: argparse.Namespace) -> dict:
     """Segment (and cache) the images of ``args.images`` with ``args.method``, measuring nothing."""
     if args.images == "synthetic":
-        for seed in range(args.first, args.first + args.n):
+        seeds = range(args.first, args.first + args.n)
+        for seed in reversed(seeds) if args.reverse else seeds:
             image = synthetic_micrograph(seed)[0]
             blanked = blank_regions(image, scalebar_mask(image.shape, read_scalebar(image)))
             cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method)
             print(f"synthetic {seed}", flush=True)
         return {"images": args.n}
     names = []
-    for name, image, _, _ in labelled_images(args.emps, args.images):
+    for name, image, _, _ in labelled_images(args.emps, args.images, reverse=args.reverse):
         cached_segmentation(args.cache / "emps", name, image, args.method)
         names.append(name)
         print(name, flush=True)
@@ -295,6 +301,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="first synthetic seed")
     parser.add_argument("--labels-from", type=Path, help="emps: instance maps segmented elsewhere, DIR/<image>.npz (no MC spread); images without one are left out")
     parser.add_argument("--labels-key", default="labels", help="the array of those .npz files holding the instance map")
+    parser.add_argument("--reverse", action="store_true", help="cache: last image first (a second process meeting the first)")
     parser.add_argument("--out", type=Path, help="write the summary JSON here")
     args = parser.parse_args()
     summary = {"synthetic": run_synthetic, "emps": run_emps, "cache": run_cache, "systematic": run_systematic}[args.check](args)
