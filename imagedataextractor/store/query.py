@@ -219,5 +219,6 @@ def _pooled(conn: sa.Connection, conditions: list[sa.ColumnElement[bool]], confi
             "counts_low": [float(c) for c in ci.counts_low], "counts_high": [float(c) for c in ci.counts_high],
         })
     columns = ["size_kind", "n_panels", "n_articles", "dois", "size_n", "size_mean", "size_median", "size_std", "interval_level",
-               "size_mean_low", "size_mean_high", "size_median_low", "size_median_high", "size_systematic_rel_sd", "bin_edges", "counts", "counts_low", "counts_high"]
+               "size_mean_low", "size_mean_high", "size_median_low", "size_median_high", "size_systematic_rel_sd",
+               "bin_edges", "counts", "counts_low", "counts_high"]
     return pd.DataFrame(rows, columns=columns)
