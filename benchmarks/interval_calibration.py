@@ -102,11 +102,12 @@ def synthetic_micrograph(seed: int) -> tuple[np.ndarray, float, float, float]:
     return rgb, nm_per_px, mean_px * nm_per_px, float(np.mean(inside)) * nm_per_px
 
 
-def cached_segmentation(cache: Path, key: str, image: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray | None]:
+def cached_segmentation(cache: Path, key: str, image: np.ndarray, method: str, tu: float | None) -> tuple[np.ndarray, np.ndarray | None]:
     """``method``'s (default settings) labels and foreground fraction (None without MC samples) of
-    ``image``, from ``cache/method/key.npz`` when there. BPartIS: see :func:`bpartis_segmentation`."""
+    ``image``, from ``cache/method/key.npz`` when there. BPartIS: see :func:`bpartis_segmentation`,
+    filtered at ``tu``."""
     if method == "bpartis":
-        return bpartis_segmentation(bpartis_maps(cache, key, image), image.shape[:2], bpartis_tu())
+        return bpartis_segmentation(bpartis_maps(cache, key, image), image.shape[:2], tu)
     path = cache / method / f"{key}.npz"
     if path.exists():
         stored = np.load(path)
@@ -175,7 +176,7 @@ def run_synthetic(args: argparse.Namespace) -> dict:
         image, nm_per_px_true, population_mean, sample_mean = synthetic_micrograph(seed)
         bar = read_scalebar(image)
         blanked = blank_regions(image, scalebar_mask(image.shape, bar))
-        labels, foreground = cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method)
+        labels, foreground = cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method, args.tu)
         if bar.nm_per_px is None:
             rows.append({"seed": seed, "scalebar_read": False})
             continue
@@ -193,7 +194,7 @@ def run_synthetic(args: argparse.Namespace) -> dict:
         print(json.dumps(rows[-1]), flush=True)
     scored = [r for r in rows if r.get("scalebar_read") and r.get("low") is not None]
     return {
-        "method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
+        "method": args.method, "tu": args.tu if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
         "images": len(rows), "scored": len(scored),
         "coverage_population": float(np.mean([r["covers_population"] for r in scored])),
         "coverage_sample": float(np.mean([r["covers_sample"] for r in scored])),
@@ -226,12 +227,12 @@ def run_cache(args: argparse.Namespace) -> dict:
         for seed in reversed(seeds) if args.reverse else seeds:
             image = synthetic_micrograph(seed)[0]
             blanked = blank_regions(image, scalebar_mask(image.shape, read_scalebar(image)))
-            cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method)
+            cached_segmentation(args.cache / "synthetic", f"{seed:04d}", blanked, args.method, args.tu)
             print(f"synthetic {seed}", flush=True)
         return {"images": args.n}
     names = []
     for name, image, _, _ in labelled_images(args.emps, args.images, reverse=args.reverse):
-        cached_segmentation(args.cache / "emps", name, image, args.method)
+        cached_segmentation(args.cache / "emps", name, image, args.method, args.tu)
         names.append(name)
         print(name, flush=True)
     return {"images": len(names)}
@@ -251,7 +252,7 @@ def run_systematic(args: argparse.Namespace) -> dict:
     interval without the term."""
     rows = []
     for name, image, truth_mean, n_truth in labelled_images(args.emps, "validation"):
-        labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method)
+        labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method, args.tu)
         hist = measure(labels, foreground_fraction=foreground).size_histogram
         row = {"image": name, "n_truth": n_truth, "n": hist.n, "truth_mean_px": truth_mean, "mean_px": hist.mean}
         if hist.mean is not None and hist.interval is not None and hist.interval.mean_low is not None:
@@ -261,7 +262,7 @@ def run_systematic(args: argparse.Namespace) -> dict:
     scored = [r for r in rows if "log_ratio" in r and np.isfinite(r["log_variance"])]
     ratios = np.array([r["log_ratio"] for r in scored])
     variances = np.array([r["log_variance"] for r in scored])
-    return {"method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "images": len(rows), "scored": len(scored),
+    return {"method": args.method, "tu": args.tu if args.method == "bpartis" else None, "images": len(rows), "scored": len(scored),
             "mean_log_ratio": float(ratios.mean()), "se_mean_log_ratio": float(ratios.std(ddof=1) / np.sqrt(len(ratios))),
             "mean_square_log_ratio": float(np.mean(ratios**2)), "mean_log_variance": float(variances.mean()),
             "systematic_rel_sd": random_effects_sd(ratios, variances)}
@@ -277,7 +278,7 @@ def run_emps(args: argparse.Namespace) -> dict:
                 continue
             labels, foreground = np.load(stored)[args.labels_key], None
         else:
-            labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method)
+            labels, foreground = cached_segmentation(args.cache / "emps", name, image, args.method, args.tu)
         measured = measure(labels, foreground_fraction=foreground, systematic_rel_sd=systematic)
         hist = measured.size_histogram
         ci = hist.interval
@@ -285,7 +286,7 @@ def run_emps(args: argparse.Namespace) -> dict:
                      "mean_px": hist.mean, "low": ci.mean_low, "high": ci.mean_high,
                      "covers": truth_mean is not None and ci.covers_mean(truth_mean)})
         print(json.dumps(rows[-1]), flush=True)
-    return {"method": args.method, "tu": bpartis_tu() if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
+    return {"method": args.method, "tu": args.tu if args.method == "bpartis" else None, "systematic_rel_sd": systematic,
             "images": len(rows), "coverage": float(np.mean([r["covers"] for r in rows])),
             "median_relative_width": float(np.median([(r["high"] - r["low"]) / r["mean_px"] for r in rows if r["low"] is not None]))}
 
@@ -303,7 +304,10 @@ def main() -> None:
     parser.add_argument("--labels-key", default="labels", help="the array of those .npz files holding the instance map")
     parser.add_argument("--reverse", action="store_true", help="cache: last image first (a second process meeting the first)")
     parser.add_argument("--out", type=Path, help="write the summary JSON here")
+    parser.add_argument("--tu", type=float, help="BPartIS's uncertainty threshold (default: the one of /work/tu-decision.md, else the bundle's)")
     args = parser.parse_args()
+    if args.tu is None and args.method == "bpartis":
+        args.tu = bpartis_tu()
     summary = {"synthetic": run_synthetic, "emps": run_emps, "cache": run_cache, "systematic": run_systematic}[args.check](args)
     print(json.dumps(summary, indent=1))
     if args.out:
