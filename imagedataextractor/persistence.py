@@ -205,6 +205,7 @@ def _distribution(histogram: Histogram) -> DistributionRecord:
         median_high=None if ci is None else ci.median_high,
         counts_low=None if ci is None else [float(c) for c in ci.counts_low],
         counts_high=None if ci is None else [float(c) for c in ci.counts_high],
+        systematic_rel_sd=None if ci is None else ci.systematic_rel_sd,
     )
 
 

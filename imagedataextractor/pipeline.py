@@ -275,7 +275,8 @@ def _measure_panel(name: str, source: str | None, panel: Panel, settings: Extrac
     stage(f"measuring {name}")
     measured = measure(segmentation.labels, nm_per_px=scalebar.nm_per_px, uncertainty=segmentation.uncertainty,
                        foreground_fraction=segmentation.foreground_fraction,
-                       scale_rel_sd=scale_relative_sd(scalebar.length_px, scalebar.length_sd_px), config=settings.measure)
+                       scale_rel_sd=scale_relative_sd(scalebar.length_px, scalebar.length_sd_px),
+                       systematic_rel_sd=segmentation.details.get("systematic_rel_sd", 0.0), config=settings.measure)
     if scalebar.nm_per_px is None:
         log.info("%s: no readable scalebar, sizes are in pixels", name)
     return ImageResult(source, name, "done", None, panel, scalebar, segmentation, measured, labels, labels_mask)

@@ -33,12 +33,14 @@ def histogram(
     intervals: IntervalConfig | None = None,
     value_sd: np.ndarray | None = None,
     scale_rel_sd: float = 0.0,
+    systematic_rel_sd: float = 0.0,
 ) -> Histogram:
     """Histogram of the finite entries of ``values``, with their :func:`describe` statistics; empty
     edges and counts when there are none. With ``intervals``, also the confidence intervals of
     :func:`~imagedataextractor.intervals.distribution_interval` (``value_sd``: each value's
     MC-dropout spread in the same unit, or None; ``scale_rel_sd``: the scale's relative uncertainty,
-    0 for a unitless quantity)."""
+    0 for a unitless quantity; ``systematic_rel_sd``: the segmentation method's relative systematic
+    error of sizes, 0 for a quantity it does not bias, like a ratio)."""
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     if value_sd is not None:
@@ -50,7 +52,8 @@ def histogram(
     n, mean, median, std = describe(values)
     interval = None
     if intervals is not None:
-        interval = distribution_interval(values, bin_edges=edges, value_sd=value_sd, scale_rel_sd=scale_rel_sd, config=intervals)
+        interval = distribution_interval(values, bin_edges=edges, value_sd=value_sd, scale_rel_sd=scale_rel_sd,
+                                         systematic_rel_sd=systematic_rel_sd, config=intervals)
     return Histogram(quantity, unit, edges.astype(np.float64), counts.astype(np.int64), n, mean, median, std, interval)
 
 

@@ -117,6 +117,7 @@ def measure(
     uncertainty: np.ndarray | None = None,
     foreground_fraction: np.ndarray | None = None,
     scale_rel_sd: float = 0.0,
+    systematic_rel_sd: float = 0.0,
     config: MeasureConfig = MeasureConfig(),
 ) -> Measurements:
     """Measure the particles of an instance label map.
@@ -133,6 +134,10 @@ def measure(
         widens the size histogram's intervals.
     scale_rel_sd : relative standard uncertainty of ``nm_per_px`` (bar length uncertainty / bar
         length, see :func:`~imagedataextractor.intervals.scale_relative_sd`); 0 when unknown.
+    systematic_rel_sd : the segmentation method's relative systematic error of the mean size
+        (``Segmentation.details["systematic_rel_sd"]``, see
+        :data:`~imagedataextractor.segment.methods.SYSTEMATIC_REL_SD`); widens the size
+        histogram's intervals (not the aspect ratio's); 0 for none.
     config : :class:`MeasureConfig`.
 
     Returns
@@ -174,7 +179,7 @@ def measure(
         size_histogram=histogram(
             counted[f"diameter_{size_unit}"].to_numpy(), quantity="diameter", unit=size_unit, bins=config.size_bins, intervals=config.intervals,
             value_sd=counted[f"diameter_sd_{size_unit}"].to_numpy() if foreground_fraction is not None else None,
-            scale_rel_sd=scale_rel_sd if nm_per_px is not None else 0.0,
+            scale_rel_sd=scale_rel_sd if nm_per_px is not None else 0.0, systematic_rel_sd=systematic_rel_sd,
         ),
         aspect_ratio_histogram=histogram(counted[aspect_column].to_numpy(), quantity=aspect_column, unit=None, bins=config.aspect_ratio_bins,
                                          intervals=config.intervals),

@@ -13,6 +13,18 @@ from .config import BPARTIS_MODES, METHODS, BPartISConfig
 from .masking import remove_border_instances
 from .types import Segmentation
 
+#: Relative systematic error of the mean particle diameter of the classical methods (default
+#: settings): s in the intervals' term exp(s x z) (:mod:`imagedataextractor.intervals`), a
+#: random-effects estimate on the EMPS train split's validation publications (images with >= 30
+#: hand-labelled particles; ``python benchmarks/interval_calibration.py systematic --method NAME``,
+#: see BENCHMARKS.md). A method not named here has no estimate and gets no term (0). BPartIS and
+#: the learned baselines keep theirs in their bundle's config.json (``systematic_rel_sd``).
+SYSTEMATIC_REL_SD: dict[str, float] = {
+    "watershed": 0.108,  # 6 images: mean log ratio -0.032 (SE 0.053), mean square 0.0150, mean sampling variance 0.0033
+    "gmm": 0.269,  # 6 images: -0.001 (SE 0.123), 0.0751, 0.0030
+    "ide1": 0.170,  # 6 images: +0.053 (SE 0.076), 0.0314, 0.0027
+}
+
 def segment(
     image: np.ndarray,
     *,
@@ -46,6 +58,8 @@ def segment(
         result = LEARNED[method](image, config=LEARNED_CONFIGS[method](model=bpartis.model, device=bpartis.device))
     else:
         result = BASELINES[method](image)
+    # learned baselines carry their bundle's estimate; classical methods get the constant's
+    result = replace(result, details={"systematic_rel_sd": SYSTEMATIC_REL_SD.get(method, 0.0), **result.details})
     if keep_border:
         return result
     labels = remove_border_instances(result.labels)

@@ -476,6 +476,8 @@ class BPartIS:
             "model_version": self.bundle.version,
             "model_sha256": self.bundle.config.get("sha256"),
             "seconds": round(seconds + time.perf_counter() - started, 4),
+            # the bundle's estimate holds for its own filtered Bayesian mode
+            "systematic_rel_sd": float(defaults.get("systematic_rel_sd", 0.0)) if (config.mode == "bayesian" and config.filter_uncertain) else 0.0,
         }
         return Segmentation(labels_np, uncertainty_np, scores_np, "bpartis", details, foreground_np)
 

@@ -220,6 +220,7 @@ class _ImageRows:
                     "median_high": _plain(d.median_high),
                     "counts_low": None if d.counts_low is None else _float_list(d.counts_low),
                     "counts_high": None if d.counts_high is None else _float_list(d.counts_high),
+                    "systematic_rel_sd": _plain(d.systematic_rel_sd),
                 }
                 for d in record.distributions
             ],

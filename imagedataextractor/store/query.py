@@ -62,6 +62,7 @@ _DISTRIBUTION = (
     ("size_mean_high", schema.distributions.c.mean_high),
     ("size_median_low", schema.distributions.c.median_low),
     ("size_median_high", schema.distributions.c.median_high),
+    ("size_systematic_rel_sd", schema.distributions.c.systematic_rel_sd),
 )
 _HISTOGRAM = (
     ("bin_edges", schema.distributions.c.bin_edges),
@@ -144,7 +145,9 @@ def query(
         per size unit ("diameter_nm"; panels without a scale pool apart as "diameter_px"): the
         distribution of all matching panels' particles not touching the border, latest extraction
         per panel, with intervals from :func:`~imagedataextractor.intervals.distribution_interval`
-        (particles resampled within their panel, each panel's scale error drawn once per replicate).
+        (particles resampled within their panel, each panel's scale error drawn once per replicate,
+        the methods' systematic errors by one draw per replicate shared by all panels;
+        ``size_systematic_rel_sd`` the largest panel's s, 0 for rows stored before schema 6).
     intervals : the pooled intervals' settings (default :data:`POOLED_RESAMPLES` replicates: a pooled
         set can hold many thousands of particles, each replicate drawing all of them).
 
@@ -180,14 +183,16 @@ def _pooled(conn: sa.Connection, conditions: list[sa.ColumnElement[bool]], confi
     """One row per size unit: the pooled distribution of the latest extraction of each matching panel."""
     import pandas as pd
 
-    panels = _frame(conn, sa.select(*(column.label(name) for name, column in _PROVENANCE)).select_from(_panel_join()).where(*conditions))
+    panels = _frame(conn, sa.select(*(column.label(name) for name, column in _PROVENANCE),
+                                    schema.distributions.c.systematic_rel_sd.label("systematic_rel_sd")).select_from(_panel_join()).where(*conditions))
     panels = panels.sort_values("extracted_at").drop_duplicates("panel_id", keep="last")
     particles = _frame(conn, sa.select(
         schema.particles.c.extraction_id, schema.particles.c.diameter_px, schema.particles.c.diameter_nm,
         schema.particles.c.diameter_sd_px, schema.particles.c.diameter_sd_nm,
     ).where(schema.particles.c.extraction_id.in_(sa.select(schema.extractions.c.id).select_from(_panel_join()).where(*conditions)),
             schema.particles.c.touches_border.is_not(True)))
-    particles = particles.merge(panels[["extraction_id", "doi", "nm_per_px", "scalebar_length_px", "scalebar_length_sd_px"]], on="extraction_id")
+    particles = particles.merge(panels[["extraction_id", "doi", "nm_per_px", "scalebar_length_px", "scalebar_length_sd_px", "systematic_rel_sd"]],
+                                on="extraction_id")
     rows = []
     for unit, scaled in (("nm", particles["nm_per_px"].notna()), ("px", particles["nm_per_px"].isna())):
         chosen = particles[scaled & particles[f"diameter_{unit}"].notna()]
@@ -198,19 +203,22 @@ def _pooled(conn: sa.Connection, conditions: list[sa.ColumnElement[bool]], confi
         firsts = chosen.groupby("extraction_id", sort=False).first().loc[panel_ids]
         relative = [scale_relative_sd(length, sd) if unit == "nm" else 0.0
                     for length, sd in zip(firsts["scalebar_length_px"], firsts["scalebar_length_sd_px"])]
+        systematic = firsts["systematic_rel_sd"].astype(np.float64).fillna(0.0).to_numpy()  # rows before schema 6: no term
         counts, edges = np.histogram(values, bins="auto")
         ci = distribution_interval(values, bin_edges=edges, value_sd=chosen[f"diameter_sd_{unit}"].to_numpy(np.float64),
-                                   groups=groups, scale_rel_sd=np.asarray([0.0 if np.isnan(r) else r for r in relative]), config=config)
+                                   groups=groups, scale_rel_sd=np.asarray([0.0 if np.isnan(r) else r for r in relative]),
+                                   systematic_rel_sd=systematic, config=config)
         rows.append({
             "size_kind": f"diameter_{unit}", "n_panels": len(panel_ids), "n_articles": int(chosen["doi"].nunique()),
             "dois": sorted(str(d) for d in chosen["doi"].dropna().unique()),
             "size_n": int(values.size), "size_mean": float(values.mean()), "size_median": float(np.median(values)),
             "size_std": float(values.std(ddof=1)) if values.size > 1 else None,
             "interval_level": ci.level, "size_mean_low": ci.mean_low, "size_mean_high": ci.mean_high,
-            "size_median_low": ci.median_low, "size_median_high": ci.median_high,
+            "size_median_low": ci.median_low, "size_median_high": ci.median_high, "size_systematic_rel_sd": ci.systematic_rel_sd,
             "bin_edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
             "counts_low": [float(c) for c in ci.counts_low], "counts_high": [float(c) for c in ci.counts_high],
         })
     columns = ["size_kind", "n_panels", "n_articles", "dois", "size_n", "size_mean", "size_median", "size_std", "interval_level",
-               "size_mean_low", "size_mean_high", "size_median_low", "size_median_high", "bin_edges", "counts", "counts_low", "counts_high"]
+               "size_mean_low", "size_mean_high", "size_median_low", "size_median_high", "size_systematic_rel_sd",
+               "bin_edges", "counts", "counts_low", "counts_high"]
     return pd.DataFrame(rows, columns=columns)

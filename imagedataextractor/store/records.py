@@ -111,7 +111,8 @@ class DistributionRecord:
     len(counts) + 1 values in that unit; ``n`` is the
     number of values (default: sum of counts); mean/median/std are of the raw values.
     interval_level (0.95), mean_low/high, median_low/high (in the unit) and counts_low/high
-    (len(counts) each): confidence intervals, None when not computed."""
+    (len(counts) each): confidence intervals, None when not computed; systematic_rel_sd: the
+    segmentation method's relative systematic error of sizes those intervals include (0: none)."""
 
     kind: str
     bin_edges: Sequence[float]
@@ -127,6 +128,7 @@ class DistributionRecord:
     median_high: float | None = None
     counts_low: Sequence[float] | None = None
     counts_high: Sequence[float] | None = None
+    systematic_rel_sd: float | None = None
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ UNCERTAINTY_MAX_NATS = 0.6931471805599453
 UNCERTAINTY_MAX_SIDE_PX = 512
 
 #: The schema version this code writes. Bump it and add a migration to MIGRATIONS when tables change.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 from ..materials import material_key
 from ..status import STATUSES
@@ -248,6 +248,9 @@ INTERVAL_COLUMNS = [
     sa.Column("counts_low", JSONType),
     sa.Column("counts_high", JSONType),
 ]
+#: The relative systematic error of sizes of the method that segmented the panel, which the
+#: intervals include (schema version 6; NULL for distributions it does not apply to and older rows).
+SYSTEMATIC_COLUMN = sa.Column("systematic_rel_sd", sa.Float)
 
 distributions = sa.Table(
     "distributions",
@@ -265,6 +268,7 @@ distributions = sa.Table(
     # when not computed (rows older than version 5): the level (0.95), the mean's and median's
     # bounds, and each bin's count bounds (len(counts) floats).
     *INTERVAL_COLUMNS,
+    SYSTEMATIC_COLUMN,
     sa.UniqueConstraint("extraction_id", "kind"),
 )
 
@@ -410,6 +414,13 @@ def _add_intervals(conn: sa.Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {column_type}"))
 
 
+def _add_systematic_error(conn: sa.Connection) -> None:
+    """Version 6: ``distributions.systematic_rel_sd``, the segmentation method's systematic error in
+    the intervals (NULL for older rows, whose intervals have no such term)."""
+    column_type = SYSTEMATIC_COLUMN.type.compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE {distributions.name} ADD COLUMN {SYSTEMATIC_COLUMN.name} {column_type}"))
+
+
 #: Upgrades from version - 1 to version: {version: (description, function(connection))}. A fresh
 #: database gets the current tables at once and every version recorded; older ones are upgraded.
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
@@ -417,5 +428,6 @@ MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     3: ("panels.confidence: the splitter's confidence per panel", _add_panel_confidence),
     4: ("extractions.uncertainty_png and masked_label_boxes: the uncertainty map and the masked panel labels", _add_uncertainty_and_masked_labels),
     5: ("distribution confidence intervals, scalebars.length_sd_px, particles.diameter_sd_px/_nm, figure_materials", _add_intervals),
+    6: ("distributions.systematic_rel_sd: the segmentation method's systematic error in the intervals", _add_systematic_error),
 }
 BASELINE_DESCRIPTION = "articles, figures, panels, extractions, scalebars, particles, distributions, rdfs, jobs"

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 
-from imagedataextractor.intervals import IntervalConfig, distribution_interval, scale_relative_sd
+from imagedataextractor.intervals import (
+    DistributionInterval,
+    IntervalConfig,
+    distribution_interval,
+    log_mean_variance,
+    random_effects_sd,
+    scale_relative_sd,
+)
 from imagedataextractor.measure import MeasureConfig, diameter_spread_px, measure
 
 EDGES = np.array([0.0, 5.0, 10.0, 15.0, 20.0])
@@ -43,6 +50,82 @@ def test_a_scale_error_alone_scales_the_interval_with_the_values():
     assert ci.mean_low == pytest.approx(7.0 / (1 + 1.96 * 0.02), rel=0.005)
     assert ci.mean_high == pytest.approx(7.0 / (1 - 1.96 * 0.02), rel=0.005)
     assert scale_relative_sd(200.0, 1.0) == 0.005 and scale_relative_sd(None, 1.0) == 0.0 and scale_relative_sd(200.0, None) == 0.0
+
+
+def test_no_systematic_error_gives_the_interval_without_the_term_replicate_for_replicate():
+    """s = 0 draws nothing; a vanishing s draws last, so every other draw (particles, MC spreads,
+    scale) is as it was and the bounds move by no more than s itself."""
+    rng = np.random.default_rng(3)
+    values, spread = rng.normal(10.0, 2.0, 60), rng.uniform(0.0, 0.5, 60)
+    groups = np.r_[np.zeros(30, int), np.ones(30, int)]
+    without = distribution_interval(values, bin_edges=EDGES, value_sd=spread, groups=groups, scale_rel_sd=0.01)
+    assert distribution_interval(values, bin_edges=EDGES, value_sd=spread, groups=groups, scale_rel_sd=0.01,
+                                 systematic_rel_sd=0.0).to_dict() == without.to_dict()
+    vanishing = distribution_interval(values, bin_edges=EDGES, value_sd=spread, groups=groups, scale_rel_sd=0.01, systematic_rel_sd=1e-12)
+    assert vanishing.mean_low == pytest.approx(without.mean_low, rel=1e-9)
+    assert vanishing.mean_high == pytest.approx(without.mean_high, rel=1e-9)
+    assert vanishing.median_low == pytest.approx(without.median_low, rel=1e-9)
+    assert without.systematic_rel_sd == 0.0 and vanishing.to_dict()["systematic_rel_sd"] == 1e-12
+
+
+def test_a_systematic_error_alone_scales_the_mean_and_median_by_exp_of_plus_minus_1_96_s():
+    """Identical values (no other error): every replicate is 7 x exp(s z), so the interval is
+    7 x exp(-+1.96 s)."""
+    ci = distribution_interval(np.full(50, 7.0), bin_edges=EDGES, systematic_rel_sd=0.05, config=IntervalConfig(n_resamples=4000))
+    for low, high in ((ci.mean_low, ci.mean_high), (ci.median_low, ci.median_high)):
+        assert low == pytest.approx(7.0 * np.exp(-1.96 * 0.05), rel=0.005)
+        assert high == pytest.approx(7.0 * np.exp(1.96 * 0.05), rel=0.005)
+    assert ci.systematic_rel_sd == 0.05
+
+
+def test_a_systematic_error_moves_whole_bins_of_particles():
+    """All 20 particles at 9 (bin 5-10): a replicate with exp(s z) > 10/9 (z > 0.53 at s = 0.2,
+    probability 0.3) moves all of them to the next bin, so both bins' counts range over 0..20."""
+    ci = distribution_interval(np.full(20, 9.0), bin_edges=EDGES, systematic_rel_sd=0.2)
+    assert ci.counts_low.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert ci.counts_high.tolist() == [0.0, 20.0, 20.0, 0.0]
+
+
+def test_pooled_panels_share_one_systematic_draw():
+    """Two panels of constant sizes 2 and 12, each with s = 0.1: one shared draw per replicate moves
+    the pooled mean 7 by exp(s z), the full 7 x exp(-+1.96 s); independent draws per panel would
+    give a narrower interval. Panels of several methods: each its own s (the largest recorded)."""
+    values = np.r_[np.full(10, 2.0), np.full(10, 12.0)]
+    groups = np.r_[np.zeros(10, int), np.ones(10, int)]
+    ci = distribution_interval(values, bin_edges=EDGES, groups=groups, systematic_rel_sd=0.1, config=IntervalConfig(n_resamples=4000))
+    assert ci.mean_low == pytest.approx(7.0 * np.exp(-1.96 * 0.1), rel=0.005)
+    assert ci.mean_high == pytest.approx(7.0 * np.exp(1.96 * 0.1), rel=0.005)
+    only_second = distribution_interval(values, bin_edges=EDGES, groups=groups, systematic_rel_sd=np.array([0.0, 0.1]),
+                                        config=IntervalConfig(n_resamples=4000))
+    assert only_second.mean_high == pytest.approx((20.0 + 120.0 * np.exp(1.96 * 0.1)) / 20.0, rel=0.005)
+    assert only_second.systematic_rel_sd == 0.1
+
+
+def test_the_random_effects_estimate_of_a_systematic_error():
+    """s^2 = mean(r^2) - mean(v): ratios +-0.1 (mean square 0.01) with sampling variances 0.004 and
+    0.006 leave 0.005; ratios within their sampling error give 0, not a negative variance."""
+    assert random_effects_sd(np.array([0.1, -0.1]), np.array([0.004, 0.006])) == pytest.approx(np.sqrt(0.005))
+    assert random_effects_sd(np.array([0.01, -0.02]), np.array([0.01, 0.01])) == 0.0
+    with pytest.raises(ValueError, match="non-empty"):
+        random_effects_sd(np.zeros(0), np.zeros(0))
+
+
+def test_the_log_mean_variance_read_from_an_interval():
+    """An interval 10 x exp(-+1.96 x 0.05) is a log-normal interval of sd 0.05: variance 0.0025."""
+    low, high = 10.0 * np.exp(-1.96 * 0.05), 10.0 * np.exp(1.96 * 0.05)
+    interval = DistributionInterval(0.95, low, high, None, None, np.zeros(0), np.zeros(0), 2000)
+    assert log_mean_variance(interval) == pytest.approx(0.0025, rel=1e-3)
+    assert np.isnan(log_mean_variance(DistributionInterval(0.95, None, None, None, None, np.zeros(0), np.zeros(0), 2000)))
+
+
+def test_measure_applies_the_systematic_error_to_sizes_not_to_aspect_ratios():
+    labels, nm_per_px = synthetic_panel(0)
+    plain = measure(labels, nm_per_px=nm_per_px)
+    widened = measure(labels, nm_per_px=nm_per_px, systematic_rel_sd=0.1)
+    assert widened.size_histogram.interval.systematic_rel_sd == 0.1
+    assert (widened.size_histogram.interval.mean_high - widened.size_histogram.interval.mean_low
+            > 1.5 * (plain.size_histogram.interval.mean_high - plain.size_histogram.interval.mean_low))
+    assert widened.aspect_ratio_histogram.interval.to_dict() == plain.aspect_ratio_histogram.interval.to_dict()
 
 
 def test_pooled_panels_are_resampled_within_each_panel():

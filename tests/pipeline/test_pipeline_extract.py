@@ -42,6 +42,20 @@ def test_micrograph_panel_measured_in_nm_without_the_scalebar(figure_results):
     assert summary["units"] == "nm" and summary["summary"]["n_particles"] == len(DISC_CENTRES)
 
 
+def test_the_methods_systematic_error_widens_the_size_interval_and_is_stored(figure_results):
+    """watershed's relative systematic error (a documented constant) goes from its segmentation's
+    details into the size interval (not the aspect ratio's) and the stored distribution."""
+    from imagedataextractor.segment.methods import SYSTEMATIC_REL_SD
+
+    results, db_path = figure_results
+    [result] = [r for r in results if r.status == "done"]
+    assert result.measurements.size_histogram.interval.systematic_rel_sd == SYSTEMATIC_REL_SD["watershed"] > 0
+    assert result.measurements.aspect_ratio_histogram.interval.systematic_rel_sd == 0.0
+    with open_db(db_path) as database:
+        stored = database.read_table("distributions").set_index("kind")["systematic_rel_sd"]
+    assert stored["diameter_nm"] == SYSTEMATIC_REL_SD["watershed"] and stored["aspect_ratio_feret"] == 0.0
+
+
 def test_plot_panel_is_skipped_with_reason(figure_results):
     results, _ = figure_results
     [skipped] = [r for r in results if r.status == "skipped"]

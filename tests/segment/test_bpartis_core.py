@@ -287,6 +287,20 @@ def test_flips_follow_the_config_else_the_model_and_are_recorded():
     assert model.segment(image, BPartISConfig(mode="discriminative", flips=True)).details["flips"] is False
 
 
+def test_the_bundles_systematic_error_is_recorded_for_its_filtered_mode_only():
+    """The shipped bundle's ``systematic_rel_sd`` was estimated with its uncertainty filter: the
+    filtered Bayesian mode records it (the measurement's intervals use it), the others 0."""
+    from imagedataextractor.segment.predict import BPartISConfig, get_bpartis
+
+    model = get_bpartis()
+    systematic = model.bundle.config["systematic_rel_sd"]
+    image = np.full((96, 96, 3), 40, np.uint8)
+    image[30:60, 30:60] = 220
+    assert systematic > 0 and model.segment(image, BPartISConfig(n_samples=3)).details["systematic_rel_sd"] == systematic
+    assert model.segment(image, BPartISConfig(n_samples=3, filter_uncertain=False)).details["systematic_rel_sd"] == 0.0
+    assert model.segment(image, BPartISConfig(mode="discriminative")).details["systematic_rel_sd"] == 0.0
+
+
 @pytest.mark.parametrize("flips", [False, True])
 def test_samples_of_several_images_batched_together_equal_one_image_at_a_time(flips):
     from imagedataextractor.segment.predict import mc_outputs_many

@@ -16,13 +16,21 @@ VERSION_5_COLUMNS = {
     "scalebars": ["length_sd_px"],
     "particles": ["diameter_sd_px", "diameter_sd_nm"],
 }
+#: Column added by version 6.
+VERSION_6_COLUMN = ("distributions", "systematic_rel_sd")
 
 
 def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if "://" in url else f"sqlite:///{url}")
 
 
+def _drop_version_6_column(conn: sa.Connection) -> None:
+    conn.execute(sa.text(f"ALTER TABLE {VERSION_6_COLUMN[0]} DROP COLUMN {VERSION_6_COLUMN[1]}"))
+
+
 def _drop_version_5_columns(conn: sa.Connection) -> None:
+    """Back to version 4: the columns of versions 5 and 6 dropped."""
+    _drop_version_6_column(conn)
     conn.execute(sa.text("DROP TABLE figure_materials"))
     for table, columns in VERSION_5_COLUMNS.items():
         for column in columns:
@@ -66,7 +74,7 @@ def _version_1_database(url: str) -> None:
 def test_migration_merges_duplicates_then_adds_unique_keys(db_url: str) -> None:
     _version_1_database(db_url)
     with open_db(db_url) as db:
-        assert db.schema_version == SCHEMA_VERSION == 5
+        assert db.schema_version == SCHEMA_VERSION == 6
         counts = db.counts()
         assert (counts["articles"], counts["figures"], counts["panels"], counts["extractions"]) == (1, 2, 2, 2)
         assert counts["particles"] == 6  # the later extraction (3 particles) of each panel kept
@@ -90,10 +98,10 @@ def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fil
     engine = _engine(db_url)
     with engine.begin() as conn:
         _drop_version_5_columns(conn)
-        conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version == 5))
+        conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version >= 5))
     engine.dispose()
     with open_db(db_url) as db:
-        assert db.schema_version == 5
+        assert db.schema_version == 6
         distributions = db.read_table("distributions")
         assert len(distributions) == 1 and distributions[VERSION_5_COLUMNS["distributions"]].isna().all().all()
         assert db.read_table("scalebars")["length_sd_px"].isna().all()
@@ -108,11 +116,35 @@ def test_migration_to_version_5_adds_empty_interval_columns_that_new_results_fil
         assert db.read_table("particles")["diameter_sd_nm"].tolist() == [0.5, 0.25]
 
 
-def image_record(*, intervals: bool) -> ImageRecord:
-    """A panel with two particles, a scalebar and a size distribution, with the version-5 values or without."""
+def test_migration_to_version_6_adds_the_systematic_error_column(db_url: str) -> None:
+    """A version-5 database with a distribution: version 6 adds its ``systematic_rel_sd`` as NULL
+    (its intervals had no such term), which the pooled query reads as 0; a result saved afterwards
+    fills it, and the panel query returns it."""
+    from imagedataextractor.store import query
+
+    with open_db(db_url) as db:
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au"]), [image_record(intervals=True)])
+    engine = _engine(db_url)
+    with engine.begin() as conn:
+        _drop_version_6_column(conn)
+        conn.execute(sa.delete(schema.schema_version).where(schema.schema_version.c.version == 6))
+    engine.dispose()
+    with open_db(db_url) as db:
+        assert db.schema_version == 6
+        assert db.read_table("distributions")["systematic_rel_sd"].isna().all()
+        assert query(db, material="Au", level="pooled")["size_systematic_rel_sd"].tolist() == [0.0]
+        db.save_figure(FigureRecord(source="/data/a.png", materials=["Au"]), [image_record(intervals=True, systematic_rel_sd=0.1)])
+        assert db.read_table("distributions")["systematic_rel_sd"].tolist() == [0.1]
+        assert query(db, material="Au", level="panels")["size_systematic_rel_sd"].tolist() == [0.1]
+        assert query(db, material="Au", level="pooled")["size_systematic_rel_sd"].tolist() == [0.1]
+
+
+def image_record(*, intervals: bool, systematic_rel_sd: float | None = None) -> ImageRecord:
+    """A panel with two particles, a scalebar and a size distribution, with the version-5 values or
+    without, and the version-6 ``systematic_rel_sd``."""
     particles = pd.DataFrame({"particle_id": [1, 2], "diameter_nm": [9.0, 11.0]} | ({"diameter_sd_nm": [0.5, 0.25]} if intervals else {}))
     bounds = {"interval_level": 0.95, "mean_low": 9.0, "mean_high": 11.0, "median_low": 9.0, "median_high": 11.0,
-              "counts_low": [0.0, 1.0], "counts_high": [2.0, 3.0]} if intervals else {}
+              "counts_low": [0.0, 1.0], "counts_high": [2.0, 3.0], "systematic_rel_sd": systematic_rel_sd} if intervals else {}
     return ImageRecord(
         sha256="a" * 64, width_px=10, height_px=10, provenance=Provenance(method="watershed", source="/data/a.png"),
         scalebar=ScalebarRecord("100 nm", 100.0, "nm", 50.0, 2.0, (0, 0, 50, 5), 0.4 if intervals else None),

@@ -81,7 +81,10 @@ def inference_settings(config: object, bundle: ModelBundle, defaults: dict) -> d
 
 
 def bundle_details(bundle: ModelBundle) -> dict:
-    return {"model": bundle.name, "model_version": bundle.version, "model_sha256": bundle.config.get("sha256")}
+    """The bundle's identity and its relative systematic error of sizes (``systematic_rel_sd``, 0
+    when the bundle has no estimate) for a result's ``details``."""
+    return {"model": bundle.name, "model_version": bundle.version, "model_sha256": bundle.config.get("sha256"),
+            "systematic_rel_sd": float(bundle.config.get("systematic_rel_sd", 0.0))}
 
 
 def to_segmentation(labels: np.ndarray, foreground: np.ndarray, shape: tuple[int, int], *, method: str, details: dict):
