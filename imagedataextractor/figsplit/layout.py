@@ -37,6 +37,8 @@ Hint = tuple[int, int, int]
 _INK_LEVELS = 8
 #: A weak piece whose ink ends within this share of its length is a label printed before its panel.
 _LEADING_LABEL_SPAN = 0.15
+#: ... followed by ink only this share of L further on (tick labels are spaced closer).
+_LABEL_CLEARANCE = 0.2
 #: Seams (see :func:`find_seams`, :func:`_band_breaks`): rows per band (down to ``_SEAM_MIN_BAND_PX``
 #: in a region too short for ``_SEAM_MIN_BANDS_COUNT`` bands of ``_SEAM_BAND_PX``: the panels of
 #: a downscaled figure) and most bands; correlation
@@ -64,7 +66,8 @@ _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
 #: at most 7 (EMPS, dev seeds), tables and heat maps 11-22 (figsplit-dev).
 _SEAM_MAX_LINES = 10
 #: A seam across a region too short for ``_SEAM_MIN_BANDS_COUNT`` bands of ``_SEAM_BAND_PX`` is
-#: measured on thinner, noisier bands: alone it is at most this strong (a doubt, not a cut).
+#: measured on few, thin bands: unless it breaks all of them it is alone at most this strong (a
+#: doubt, not a cut; the lattice of close-packed particles breaks 3 of 4).
 _SEAM_SHORT_STRENGTH = 0.7
 #: A line breaking ``_SEAM_DOUBT`` of a region's bands is cut as a seam when it continues, within
 #: this many px, a seam found across the region it was cut from (the second seam of a grid of
@@ -119,10 +122,15 @@ def _is_text(piece: np.ndarray, colour: float, min_length: int) -> bool:
 
 
 def _is_leading_label(piece: np.ndarray, colour: float) -> bool:
-    """Whether the ink of a (k, L) piece is one small mark near the start of its lines (a panel
-    label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L."""
-    ink = np.flatnonzero((np.abs(piece - colour) > _INK_LEVELS).any(axis=0))
-    return bool(ink.size) and ink[-1] < _LEADING_LABEL_SPAN * piece.shape[1]
+    """Whether the ink of a (k, L) piece starts with one small mark near the start of its lines (a
+    panel label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L,
+    and either alone or followed by ``_LABEL_CLEARANCE`` of L without ink (the label shares its
+    rows with the top of its plot, or the axis title of the panel above)."""
+    ink = (np.abs(piece - colour) > _INK_LEVELS).any(axis=0)
+    marks = _runs(ink)
+    if not marks or marks[0][1] >= _LEADING_LABEL_SPAN * piece.shape[1]:
+        return False
+    return len(marks) == 1 or marks[1][0] - marks[0][1] >= _LABEL_CLEARANCE * piece.shape[1]
 
 
 def _join_weak(pieces: list[tuple[int, int]], weak: list[bool], leading: list[bool]) -> list[tuple[int, int]]:
@@ -418,10 +426,13 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
             return
         # A seam continuing a seam of the region this one was cut from, or a gutter or seam of its
         # siblings (see ``grid_hints``), counts as strong.
-        hinted = [(_SEAM_MIN_BANDS, axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and start - _SEAM_HINT_PX <= at <= end + _SEAM_HINT_PX for hint_axis, start, end in hints)]
-        # A seam across a short region (thin bands, see :func:`_bands`) alone only doubts.
-        unsure = [(min(strength, _SEAM_SHORT_STRENGTH), axis, line, at) if (x1 - x0, y1 - y0)[axis] < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX else (strength, axis, line, at) for strength, axis, line, at in placed]
-        strength, axis, line, _ = max(unsure + hinted, default=(0.0, 0, 0, 0))
+        hinted = [(max(strength, _SEAM_MIN_BANDS), axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and start - _SEAM_HINT_PX <= at <= end + _SEAM_HINT_PX for hint_axis, start, end in hints)]
+        # Across a short region (few, thin bands, see :func:`_bands`) a seam that does not break
+        # every band alone only doubts.
+        short = [length < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX for length in (x1 - x0, y1 - y0)]
+        unsure = [(min(strength, _SEAM_SHORT_STRENGTH) if short[axis] and strength < 1.0 else strength, axis, line, at) for strength, axis, line, at in placed]
+        # Of the lines strong enough to cut, one where the layout expects a cut goes first.
+        strength, axis, line, _ = max(hinted or unsure, default=(0.0, 0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             # An image crossed by a sibling's gutter or a seam of its parent that it shows no seam
             # for may still be two images (of one texture, or the line lost to JPEG).
