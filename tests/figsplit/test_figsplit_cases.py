@@ -116,6 +116,38 @@ def test_an_image_crossed_by_its_siblings_gutter_is_unsure() -> None:
     assert panels[(0, 0, 200, 410)] < 1.0 and panels[(210, 0, 420, 200)] == panels[(210, 210, 420, 410)] == 1.0
 
 
+def test_a_binary_heat_map_is_not_cut_along_its_rows() -> None:
+    # Black and grey cells with a 1 px white line between rows (no gutter: it crosses no panel
+    # edge): every row boundary is as straight as a seam, so the region is ruled, not touching
+    # images (the splitter before cut it into 5 strips).
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        cells = np.where(rng.random((20, 40)) < 0.5, 20, 200).astype(np.uint8)
+        heat = np.repeat(np.repeat(cells, 11, axis=0), 10, axis=1)
+        heat[10::11] = 255
+        figure = np.full((heat.shape[0] + 20, heat.shape[1] + 20, 3), 255, np.uint8)
+        figure[10:-10, 10:-10] = heat[:, :, None]
+        assert find_seams(grey_levels(figure)[10:-10, 10:-10], axis=0, min_length=40, min_support=0.5) == []
+        assert [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))] == [(10, 10, 410, 229)]
+
+
+def test_a_label_sharing_its_rows_with_the_axis_title_above_goes_with_the_panel_below() -> None:
+    # Two framed plots stacked; between them one text row holds the upper plot's axis title
+    # (centred) and, at the far left, the lower panel's label (as in a real eLife figure). The row
+    # is nearer the upper plot, but a mark at the start of a row followed by a wide clear span is a
+    # label printed before its panel.
+    figure = np.full((300, 400, 3), 255, np.uint8)
+    for top, bottom in ((10, 120), (140, 280)):
+        figure[top:bottom, 40] = figure[top:bottom, 359] = figure[top, 40:360] = figure[bottom - 1, 40:360] = 0
+        xs = np.arange(45, 355)
+        figure[(top + bottom) // 2 + (20 * np.sin(xs / 15)).astype(int), xs] = 0
+    for x in range(150, 250, 9):
+        figure[124:134, x : x + 7] = 0
+    figure[124:134, 5:15] = 0
+    boxes = [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))]
+    assert len(boxes) == 2 and boxes[0][3] == 120 and boxes[1][:2] == (5, 124)
+
+
 def test_panels_cut_along_a_seam_are_less_sure_than_panels_between_gutters() -> None:
     touching, spaced = make_case("gutter-none", 0), make_case("gutter-white", 1)
     touching_panels = split_figure(touching.image, config=SplitConfig(read_labels=False))
