@@ -35,6 +35,9 @@ Hint = tuple[int, int, int]
 
 #: Grey levels from the gutter colour beyond which a pixel is a mark (text, or a panel's content).
 _INK_LEVELS = 8
+#: Lines either side of a gutter searched for a panel edge: a JPEG of quality 35-65 blurs a
+#: micrograph's last 2-3 lines into a 1 px gutter, so that they fail the gutter test but are light.
+_EDGE_LINES = 4
 #: A weak piece whose ink ends within this share of its length is a label printed before its panel.
 _LEADING_LABEL_SPAN = 0.15
 #: ... followed by ink only this share of L further on (tick labels are spaced closer).
@@ -167,7 +170,7 @@ def trim(grey: np.ndarray, box: Box, config: SplitConfig) -> Box | None:
 
 def _edge_strength(edge_lines: np.ndarray, colour: float, config: SplitConfig) -> float:
     """Largest share of pixels unlike the gutter colour over the (k, L) lines next to a gutter
-    (two lines: a JPEG may blur a panel's first line into the gutter)."""
+    (``_EDGE_LINES``: a JPEG may blur a panel's first lines into the gutter)."""
     return float((np.abs(edge_lines - colour) > config.gutter_tolerance).mean(axis=1).max())
 
 
@@ -193,8 +196,8 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     for start, end in pieces[1:]:
         gap_start, gap_end = joined[-1][1], start
         colour = float(np.median(lines[gap_start:gap_end]))
-        before = _edge_strength(lines[max(0, gap_start - 2) : gap_start], colour, config)
-        after = _edge_strength(lines[gap_end : gap_end + 2], colour, config)
+        before = _edge_strength(lines[max(0, gap_start - _EDGE_LINES) : gap_start], colour, config)
+        after = _edge_strength(lines[gap_end : gap_end + _EDGE_LINES], colour, config)
         paper = colour >= 255 - config.gutter_extreme and gap_end - gap_start >= config.min_paper_gutter_px
         if paper or max(before, after) >= config.min_edge_fraction:
             joined.append((start, end))
