@@ -30,14 +30,17 @@ from scipy import ndimage as ndi
 from .types import SplitConfig
 
 Box = tuple[int, int, int, int]
-#: Where a region's pieces may be cut: (axis, first, last figure coordinate) of a gutter or seam.
-Hint = tuple[int, int, int]
+#: Where a region's pieces may be cut: (axis, first, last figure coordinate, whether it continues a
+#: seam of the region they were cut from, rather than a line of a sibling, see ``grid_hints``).
+Hint = tuple[int, int, int, bool]
 
 #: Grey levels from the gutter colour beyond which a pixel is a mark (text, or a panel's content).
 _INK_LEVELS = 8
-#: Lines either side of a gutter searched for a panel edge: a JPEG of quality 35-65 blurs a
-#: micrograph's last 2-3 lines into a 1 px gutter, so that they fail the gutter test but are light.
-_EDGE_LINES = 4
+#: Lines either side of a gutter searched for a panel edge (a JPEG may blur a panel's first line
+#: into the gutter). Not 4: that fixed a 1 px gutter under JPEG-blurred micrographs (dev jpeg seed
+#: 104) but kept gutters between a plot's tick labels and its axis title, which then joined the
+#: wrong panel (benchmark plots-axis-titles seed 5).
+_EDGE_LINES = 2
 #: A weak piece whose ink ends within this share of its length is a label printed before its panel.
 _LEADING_LABEL_SPAN = 0.15
 #: ... followed by ink only this share of L further on (tick labels are spaced closer).
@@ -300,25 +303,30 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
     no seam. Its strength is the share of bands that break (lines with at least ``min_support``
     are returned). Both pieces must be at least twice ``min_length`` long and ``_SEAM_MIN_PIECE``
     of the region. A region with ``_SEAM_MAX_LINES`` lines breaking ``_SEAM_MIN_BANDS`` of its
-    bands is ruled (a table, a heat map) and has no seams. ``origin``: the figure coordinate of the region's first line along ``axis``.
+    bands is ruled (a table, a heat map, a lattice of particles) and has no seams of its own.
+    ``origin``: the figure coordinate of the region's first line along ``axis``.
     """
+    seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=min_support, origin=origin)
+    return [] if ruled else seams
+
+
+def _seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float, origin: int | None) -> tuple[list[tuple[int, float]], bool]:
+    """The seams of :func:`find_seams`, ruled regions' too, and whether the region is ruled."""
     lines = region if axis == 1 else region.T
     if lines.shape[1] < 2 * min_length or lines.shape[0] < _SEAM_MIN_BANDS_COUNT * _SEAM_MIN_BAND_PX:
-        return []
+        return [], False
     smooth = ndi.gaussian_filter1d(lines.astype(np.float32), _SEAM_SMOOTHING, axis=0)
     breaks = np.array([_band_breaks(band, origin) for band in _bands(smooth)])
     # A seam is straight: the same pair breaks in every band.
     support = breaks.mean(axis=0)
     steps = np.abs(np.diff(smooth, axis=1)).mean(axis=0)
-    if len(_runs(support >= _SEAM_MIN_BANDS)) >= _SEAM_MAX_LINES:
-        return []
     seams: list[tuple[int, float]] = []
     shortest = max(2 * min_length, int(_SEAM_MIN_PIECE * lines.shape[1]))
     for start, end in _runs(support >= min_support):
         line = start + int(np.argmax(steps[start:end])) + 1
         if shortest <= line <= lines.shape[1] - shortest:
             seams.append((line, float(support[start:end].max())))
-    return sorted(seams, key=lambda seam: -seam[1])
+    return sorted(seams, key=lambda seam: -seam[1]), len(_runs(support >= _SEAM_MIN_BANDS)) >= _SEAM_MAX_LINES
 
 
 def jpeg_blocky(grey: np.ndarray) -> bool:
@@ -360,11 +368,12 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     # Siblings look at each other's gutters and seams before each is cut: found once.
     trimmed_box = cache(lambda box: trim(grey, box, config))
     pieces_of = cache(lambda trimmed, axis: _pieces(grey, trimmed, axis, min_length, config))
-    seams_found: dict[Box, list[tuple[float, int, int, int]] | None] = {}
+    seams_found: dict[Box, list[tuple[float, int, int, int, bool]] | None] = {}
 
-    def image_seams(trimmed: Box) -> list[tuple[float, int, int, int]] | None:
-        """(strength, axis, offset, figure coordinate) of the seams of a trimmed region with at
-        least ``_SEAM_DOUBT`` support; None when it is mostly paper or colour (a plot, drawing
+    def image_seams(trimmed: Box) -> list[tuple[float, int, int, int, bool]] | None:
+        """(strength, axis, offset, figure coordinate, ruled) of the seams of a trimmed region with
+        at least ``_SEAM_DOUBT`` support (ruled: found along an axis with many such lines, see
+        :func:`find_seams`, which count only where the layout expects a cut); None when it is mostly paper or colour (a plot, drawing
         or heat map, whose axis lines and cells would read as seams). Kept for the region's
         siblings, which look at its seams too."""
         if trimmed not in seams_found:
@@ -375,11 +384,11 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
                 seams_found[trimmed] = None
             else:
                 origins = (y0, x0)
-                seams_found[trimmed] = [
-                    (strength, axis, line, line + origins[axis])
-                    for axis in (0, 1)
-                    for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=origins[axis] if blocky else None)
-                ]
+                found = []
+                for axis in (0, 1):
+                    seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=origins[axis] if blocky else None)
+                    found += [(strength, axis, line, line + origins[axis], ruled) for line, strength in seams]
+                seams_found[trimmed] = found
         return seams_found[trimmed]
 
     def grid_hints(boxes: list[Box], axis: int) -> frozenset[Hint]:
@@ -396,13 +405,13 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
                 continue
             pieces = pieces_of(trimmed, 1 - axis)
             origin = trimmed[axis]
-            hints += [(1 - axis, origin + before[1], origin + after[0]) for before, after in zip(pieces, pieces[1:])]
+            hints += [(1 - axis, origin + before[1], origin + after[0], False) for before, after in zip(pieces, pieces[1:])]
             # (A piece with gutters of its own is cut along them, not along seams.)
             seams = image_seams(trimmed) if len(pieces) == 1 else None
-            lines += [(index, at, strength) for strength, seam_axis, _, at in seams or [] if seam_axis == 1 - axis]
+            lines += [(index, at, strength) for strength, seam_axis, _, at, ruled in seams or [] if seam_axis == 1 - axis and not ruled]
         for index, at, strength in lines:
             if any(other != index and abs(other_at - at) <= _SEAM_HINT_PX and max(strength, other_strength) >= _SEAM_MIN_BANDS for other, other_at, other_strength in lines):
-                hints.append((1 - axis, at, at))
+                hints.append((1 - axis, at, at, False))
         return frozenset(hints)
 
     def cut(box: Box, confidence: float, hints: frozenset[Hint] = frozenset()) -> None:
@@ -428,23 +437,28 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
             panels.append((trimmed, confidence))
             return
         # A seam continuing a seam of the region this one was cut from, or a gutter or seam of its
-        # siblings (see ``grid_hints``), counts as strong.
-        hinted = [(max(strength, _SEAM_MIN_BANDS), axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and start - _SEAM_HINT_PX <= at <= end + _SEAM_HINT_PX for hint_axis, start, end in hints)]
+        # siblings (see ``grid_hints``), counts as strong; in a ruled region (the lattice of
+        # close-packed particles) only the former: one of its many lines is always near a sibling's.
+        hinted = [
+            (max(strength, _SEAM_MIN_BANDS), axis, line, at)
+            for strength, axis, line, at, ruled in placed
+            if any(axis == hint_axis and start - _SEAM_HINT_PX <= at <= end + _SEAM_HINT_PX and (seam or not ruled) for hint_axis, start, end, seam in hints)
+        ]
         # Across a short region (few, thin bands, see :func:`_bands`) a seam that does not break
         # every band alone only doubts.
         short = [length < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX for length in (x1 - x0, y1 - y0)]
-        unsure = [(min(strength, _SEAM_SHORT_STRENGTH) if short[axis] and strength < 1.0 else strength, axis, line, at) for strength, axis, line, at in placed]
+        unsure = [(min(strength, _SEAM_SHORT_STRENGTH) if short[axis] and strength < 1.0 else strength, axis, line, at) for strength, axis, line, at, ruled in placed if not ruled]
         # Of the lines strong enough to cut, one where the layout expects a cut goes first.
         strength, axis, line, _ = max(hinted or unsure, default=(0.0, 0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
             # An image crossed by a sibling's gutter or a seam of its parent that it shows no seam
             # for may still be two images (of one texture, or the line lost to JPEG).
-            crossed = any(start - (y0, x0)[hint_axis] >= min_length and (y1, x1)[hint_axis] - end >= min_length for hint_axis, start, end in hints)
+            crossed = any(start - (y0, x0)[hint_axis] >= min_length and (y1, x1)[hint_axis] - end >= min_length for hint_axis, start, end, _ in hints)
             panels.append((trimmed, min(confidence, 1.0 - strength, _CROSSED_CONFIDENCE if crossed else 1.0)))
             return
-        found_strength = max(found for found, found_axis, found_line, _ in placed if (found_axis, found_line) == (axis, line))
+        found_strength = max(found for found, found_axis, found_line, _, _ in placed if (found_axis, found_line) == (axis, line))
         seam_confidence = min(confidence, _SEAM_CONFIDENCE * found_strength)
-        hints = hints | {(other_axis, at, at) for other_strength, other_axis, _, at in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS}
+        hints = hints | {(other_axis, at, at, True) for other_strength, other_axis, _, at, ruled in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS and not ruled}
         if axis == 0:
             cut((x0, y0, x1, y0 + line), seam_confidence, hints)
             cut((x0, y0 + line, x1, y1), seam_confidence, hints)
