@@ -12,10 +12,17 @@ widest gutter and each piece is cut again. A region without gutters that is an i
 paper or colour) is cut along its strongest seam, a straight line where two touching images meet
 (:func:`find_seams`), with a confidence under 1 for its pieces; in those pieces a weaker line
 that continues a seam found across the region they were cut from is cut too (a grid of touching
-images whose second seam shows in one row only): unsure, the splitter cuts rather than merge two
-images. What cannot be cut is a panel, trimmed of its flat margins.
+images whose second seam shows in one row only), and so is a line where its siblings (the other
+columns of a grid's row, or rows of its column) have a gutter, or a seam at one coordinate in two of
+them (a grid's rows meet at the same line in every column, though JPEG noise may hide the gutter in
+some): unsure, the splitter cuts rather than merge two images. A region with many straight lines
+(a table, a heat map, a blot's lanes) is ruled, not a set of touching images, and is not cut along
+seams. An image panel crossed by such a sibling's line that shows no seam there keeps a confidence
+under 1. What cannot be cut is a panel, trimmed of its flat margins.
 """
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -23,18 +30,30 @@ from scipy import ndimage as ndi
 from .types import SplitConfig
 
 Box = tuple[int, int, int, int]
+#: Where a region's pieces may be cut: (axis, first, last figure coordinate, whether it continues a
+#: seam of the region they were cut from, rather than a line of a sibling, see ``grid_hints``).
+Hint = tuple[int, int, int, bool]
 
 #: Grey levels from the gutter colour beyond which a pixel is a mark (text, or a panel's content).
 _INK_LEVELS = 8
+#: Lines either side of a gutter searched for a panel edge (a JPEG may blur a panel's first line
+#: into the gutter). Not 4: that fixed a 1 px gutter under JPEG-blurred micrographs (dev jpeg seed
+#: 104) but kept gutters between a plot's tick labels and its axis title, which then joined the
+#: wrong panel (benchmark plots-axis-titles seed 5).
+_EDGE_LINES = 2
 #: A weak piece whose ink ends within this share of its length is a label printed before its panel.
 _LEADING_LABEL_SPAN = 0.15
-#: Seams (see :func:`find_seams`, :func:`_band_breaks`): rows per band and most bands; correlation
+#: ... followed by ink only this share of L further on (tick labels are spaced closer).
+_LABEL_CLEARANCE = 0.2
+#: Seams (see :func:`find_seams`, :func:`_band_breaks`): rows per band (down to ``_SEAM_MIN_BAND_PX``
+#: in a region too short for ``_SEAM_MIN_BANDS_COUNT`` bands of ``_SEAM_BAND_PX``: the panels of
+#: a downscaled figure) and most bands; correlation
 #: span (lines), smoothing along the seam (sigma, px) and pairs compared for a step; a step is
 #: ``_SEAM_STEP`` times the local median and ``_SEAM_MIN_STEP`` grey levels;
 #: a line's texture needs this standard deviation (grey levels);
 #: a dip is a correlation under ``_SEAM_MAX_CORRELATION`` and under ``_SEAM_DROP`` times the band's
 #: median, which must be over ``_SEAM_MIN_REFERENCE``; a seam dips in ``_SEAM_MIN_BANDS`` of bands.
-_SEAM_BAND_PX, _SEAM_MAX_BANDS = 30, 10
+_SEAM_BAND_PX, _SEAM_MIN_BAND_PX, _SEAM_MAX_BANDS = 30, 15, 10
 _SEAM_SPAN, _SEAM_SMOOTHING, _SEAM_NEIGHBOURHOOD = 3, 2.0, 7
 _SEAM_STEP, _SEAM_MIN_STEP, _SEAM_LINE_STEP, _SEAM_RIDGE = 4.0, 1.5, 0.5, 30.0
 _SEAM_MIN_SPREAD = 2.0
@@ -48,10 +67,21 @@ _SEAM_MIN_BANDS, _SEAM_MIN_BANDS_COUNT = 0.75, 4
 _JPEG_BLOCK, _SEAM_GRID_NEIGHBOURS, _JPEG_BLOCKINESS = 8, 7, 1.15
 #: A panel with a line breaking this share of bands may be two images; seam cuts are this sure.
 _SEAM_DOUBT, _SEAM_CONFIDENCE = 0.5, 0.9
+#: A region with this many seam-strong lines (``_SEAM_MIN_BANDS``) along one axis is ruled (a table,
+#: a heat map, the lanes of a blot), not two images: real ones have 1-3, micrographs of particles
+#: at most 7 (EMPS, dev seeds), tables and heat maps 11-22 (figsplit-dev).
+_SEAM_MAX_LINES = 10
+#: A seam across a region too short for ``_SEAM_MIN_BANDS_COUNT`` bands of ``_SEAM_BAND_PX`` is
+#: measured on few, thin bands: unless it breaks all of them it is alone at most this strong (a
+#: doubt, not a cut; the lattice of close-packed particles breaks 3 of 4).
+_SEAM_SHORT_STRENGTH = 0.7
 #: A line breaking ``_SEAM_DOUBT`` of a region's bands is cut as a seam when it continues, within
 #: this many px, a seam found across the region it was cut from (the second seam of a grid of
 #: touching images, broken in only one row of them): unsure, the splitter cuts rather than merge.
 _SEAM_HINT_PX = 3
+#: The most confidence of an image panel crossed by a gutter of a sibling (a row or column of the
+#: same layout) or a seam of the region it was cut from, where it shows no seam itself.
+_CROSSED_CONFIDENCE = 0.7
 #: Grey level from which a flat pixel is white paper (as in ``classify``).
 _PAPER_LEVEL = 250
 
@@ -98,10 +128,15 @@ def _is_text(piece: np.ndarray, colour: float, min_length: int) -> bool:
 
 
 def _is_leading_label(piece: np.ndarray, colour: float) -> bool:
-    """Whether the ink of a (k, L) piece is one small mark near the start of its lines (a panel
-    label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L."""
-    ink = np.flatnonzero((np.abs(piece - colour) > _INK_LEVELS).any(axis=0))
-    return bool(ink.size) and ink[-1] < _LEADING_LABEL_SPAN * piece.shape[1]
+    """Whether the ink of a (k, L) piece starts with one small mark near the start of its lines (a
+    panel label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L,
+    and either alone or followed by ``_LABEL_CLEARANCE`` of L without ink (the label shares its
+    rows with the top of its plot, or the axis title of the panel above)."""
+    ink = (np.abs(piece - colour) > _INK_LEVELS).any(axis=0)
+    marks = _runs(ink)
+    if not marks or marks[0][1] >= _LEADING_LABEL_SPAN * piece.shape[1]:
+        return False
+    return len(marks) == 1 or marks[1][0] - marks[0][1] >= _LABEL_CLEARANCE * piece.shape[1]
 
 
 def _join_weak(pieces: list[tuple[int, int]], weak: list[bool], leading: list[bool]) -> list[tuple[int, int]]:
@@ -138,7 +173,7 @@ def trim(grey: np.ndarray, box: Box, config: SplitConfig) -> Box | None:
 
 def _edge_strength(edge_lines: np.ndarray, colour: float, config: SplitConfig) -> float:
     """Largest share of pixels unlike the gutter colour over the (k, L) lines next to a gutter
-    (two lines: a JPEG may blur a panel's first line into the gutter)."""
+    (``_EDGE_LINES``: a JPEG may blur a panel's first lines into the gutter)."""
     return float((np.abs(edge_lines - colour) > config.gutter_tolerance).mean(axis=1).max())
 
 
@@ -164,8 +199,8 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
     for start, end in pieces[1:]:
         gap_start, gap_end = joined[-1][1], start
         colour = float(np.median(lines[gap_start:gap_end]))
-        before = _edge_strength(lines[max(0, gap_start - 2) : gap_start], colour, config)
-        after = _edge_strength(lines[gap_end : gap_end + 2], colour, config)
+        before = _edge_strength(lines[max(0, gap_start - _EDGE_LINES) : gap_start], colour, config)
+        after = _edge_strength(lines[gap_end : gap_end + _EDGE_LINES], colour, config)
         paper = colour >= 255 - config.gutter_extreme and gap_end - gap_start >= config.min_paper_gutter_px
         if paper or max(before, after) >= config.min_edge_fraction:
             joined.append((start, end))
@@ -184,8 +219,9 @@ def _pieces(grey: np.ndarray, box: Box, axis: int, min_length: int, config: Spli
 
 
 def _bands(lines: np.ndarray) -> list[np.ndarray]:
-    """The (rows, L) lines split into bands of about ``_SEAM_BAND_PX`` rows (at most ``_SEAM_MAX_BANDS``)."""
-    return np.array_split(lines, int(np.clip(lines.shape[0] // _SEAM_BAND_PX, 1, _SEAM_MAX_BANDS)), axis=0)
+    """The (rows, L) lines split into bands of about ``_SEAM_BAND_PX`` rows, at least
+    ``_SEAM_MIN_BANDS_COUNT`` of them (so thinner in a short region) and at most ``_SEAM_MAX_BANDS``."""
+    return np.array_split(lines, int(np.clip(lines.shape[0] // _SEAM_BAND_PX, _SEAM_MIN_BANDS_COUNT, _SEAM_MAX_BANDS)), axis=0)
 
 
 def _correlation(band: np.ndarray, span: int) -> np.ndarray:
@@ -266,11 +302,19 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
     (see :func:`_band_breaks`), so a particle edge, an inset or a label over part of the length is
     no seam. Its strength is the share of bands that break (lines with at least ``min_support``
     are returned). Both pieces must be at least twice ``min_length`` long and ``_SEAM_MIN_PIECE``
-    of the region. ``origin``: the figure coordinate of the region's first line along ``axis``.
+    of the region. A region with ``_SEAM_MAX_LINES`` lines breaking ``_SEAM_MIN_BANDS`` of its
+    bands is ruled (a table, a heat map, a lattice of particles) and has no seams of its own.
+    ``origin``: the figure coordinate of the region's first line along ``axis``.
     """
+    seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=min_support, origin=origin)
+    return [] if ruled else seams
+
+
+def _seams(region: np.ndarray, *, axis: int, min_length: int, min_support: float, origin: int | None) -> tuple[list[tuple[int, float]], bool]:
+    """The seams of :func:`find_seams`, ruled regions' too, and whether the region is ruled."""
     lines = region if axis == 1 else region.T
-    if lines.shape[1] < 2 * min_length or lines.shape[0] < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX:
-        return []
+    if lines.shape[1] < 2 * min_length or lines.shape[0] < _SEAM_MIN_BANDS_COUNT * _SEAM_MIN_BAND_PX:
+        return [], False
     smooth = ndi.gaussian_filter1d(lines.astype(np.float32), _SEAM_SMOOTHING, axis=0)
     breaks = np.array([_band_breaks(band, origin) for band in _bands(smooth)])
     # A seam is straight: the same pair breaks in every band.
@@ -282,7 +326,7 @@ def find_seams(region: np.ndarray, *, axis: int, min_length: int, min_support: f
         line = start + int(np.argmax(steps[start:end])) + 1
         if shortest <= line <= lines.shape[1] - shortest:
             seams.append((line, float(support[start:end].max())))
-    return sorted(seams, key=lambda seam: -seam[1])
+    return sorted(seams, key=lambda seam: -seam[1]), len(_runs(support >= _SEAM_MIN_BANDS)) >= _SEAM_MAX_LINES
 
 
 def jpeg_blocky(grey: np.ndarray) -> bool:
@@ -321,39 +365,100 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     panels: list[tuple[Box, float]] = []
     blocky = jpeg_blocky(grey)
 
-    def cut(box: Box, confidence: float, hints: frozenset[tuple[int, int]] = frozenset()) -> None:
-        trimmed = trim(grey, box, config)
+    # Siblings look at each other's gutters and seams before each is cut: found once.
+    trimmed_box = cache(lambda box: trim(grey, box, config))
+    pieces_of = cache(lambda trimmed, axis: _pieces(grey, trimmed, axis, min_length, config))
+    seams_found: dict[Box, list[tuple[float, int, int, int, bool]] | None] = {}
+
+    def image_seams(trimmed: Box) -> list[tuple[float, int, int, int, bool]] | None:
+        """(strength, axis, offset, figure coordinate, ruled) of the seams of a trimmed region with
+        at least ``_SEAM_DOUBT`` support (ruled: found along an axis with many such lines, see
+        :func:`find_seams`, which count only where the layout expects a cut); None when it is mostly paper or colour (a plot, drawing
+        or heat map, whose axis lines and cells would read as seams). Kept for the region's
+        siblings, which look at its seams too."""
+        if trimmed not in seams_found:
+            x0, y0, x1, y1 = trimmed
+            region = grey[y0:y1, x0:x1]
+            colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
+            if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
+                seams_found[trimmed] = None
+            else:
+                origins = (y0, x0)
+                found = []
+                for axis in (0, 1):
+                    seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=origins[axis] if blocky else None)
+                    found += [(strength, axis, line, line + origins[axis], ruled) for line, strength in seams]
+                seams_found[trimmed] = found
+        return seams_found[trimmed]
+
+    def grid_hints(boxes: list[Box], axis: int) -> frozenset[Hint]:
+        """Where the pieces of a region cut along ``axis`` (the columns of a grid) may be cut across
+        the other axis: the gutters found in any of them, and the seams found at one coordinate
+        in two of them (with at least ``_SEAM_DOUBT`` support, and ``_SEAM_MIN_BANDS`` in one of
+        the two: lines of ``_SEAM_DOUBT`` are common inside single micrographs). A grid's rows
+        meet at the same line in all its columns, but JPEG noise may hide it in some."""
+        hints = []
+        lines: list[tuple[int, int, float]] = []
+        for index, box in enumerate(boxes):
+            trimmed = trimmed_box(box)
+            if trimmed is None:
+                continue
+            pieces = pieces_of(trimmed, 1 - axis)
+            origin = trimmed[axis]
+            hints += [(1 - axis, origin + before[1], origin + after[0], False) for before, after in zip(pieces, pieces[1:])]
+            # (A piece with gutters of its own is cut along them, not along seams.)
+            seams = image_seams(trimmed) if len(pieces) == 1 else None
+            lines += [(index, at, strength) for strength, seam_axis, _, at, ruled in seams or [] if seam_axis == 1 - axis and not ruled]
+        for index, at, strength in lines:
+            if any(other != index and abs(other_at - at) <= _SEAM_HINT_PX and max(strength, other_strength) >= _SEAM_MIN_BANDS for other, other_at, other_strength in lines):
+                hints.append((1 - axis, at, at, False))
+        return frozenset(hints)
+
+    def cut(box: Box, confidence: float, hints: frozenset[Hint] = frozenset()) -> None:
+        trimmed = trimmed_box(box)
         if trimmed is None:
             return
         x0, y0, x1, y1 = trimmed
         options = []
         for axis in (0, 1):
-            pieces = _pieces(grey, trimmed, axis, min_length, config)
+            pieces = pieces_of(trimmed, axis)
             if len(pieces) > 1:
                 widest_gap = max(after[0] - before[1] for before, after in zip(pieces, pieces[1:]))
                 options.append((widest_gap, -axis, axis, pieces))
         if options:
             _, _, axis, pieces = max(options)
-            for start, end in pieces:
-                cut((x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1), confidence, hints)
+            boxes = [(x0, y0 + start, x1, y0 + end) if axis == 0 else (x0 + start, y0, x0 + end, y1) for start, end in pieces]
+            grid = grid_hints(boxes, axis)
+            for piece in boxes:
+                cut(piece, confidence, hints | grid)
             return
-        region = grey[y0:y1, x0:x1]
-        colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
-        if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
+        placed = image_seams(trimmed)
+        if placed is None:
             panels.append((trimmed, confidence))
             return
-        seams = [(strength, axis, line) for axis in (0, 1) for line, strength in find_seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=(y0, x0)[axis] if blocky else None)]
-        # Seams of this region in figure coordinates; one continuing a seam of the region it was
-        # cut from counts as strong.
-        placed = [(strength, axis, line, line + (y0, x0)[axis]) for strength, axis, line in seams]
-        hinted = [(_SEAM_MIN_BANDS, axis, line, at) for strength, axis, line, at in placed if any(axis == hint_axis and abs(at - hint) <= _SEAM_HINT_PX for hint_axis, hint in hints)]
-        strength, axis, line, _ = max(placed + hinted, default=(0.0, 0, 0, 0))
+        # A seam continuing a seam of the region this one was cut from, or a gutter or seam of its
+        # siblings (see ``grid_hints``), counts as strong; in a ruled region (the lattice of
+        # close-packed particles) only the former: one of its many lines is always near a sibling's.
+        hinted = [
+            (max(strength, _SEAM_MIN_BANDS), axis, line, at)
+            for strength, axis, line, at, ruled in placed
+            if any(axis == hint_axis and start - _SEAM_HINT_PX <= at <= end + _SEAM_HINT_PX and (seam or not ruled) for hint_axis, start, end, seam in hints)
+        ]
+        # Across a short region (few, thin bands, see :func:`_bands`) a seam that does not break
+        # every band alone only doubts.
+        short = [length < _SEAM_MIN_BANDS_COUNT * _SEAM_BAND_PX for length in (x1 - x0, y1 - y0)]
+        unsure = [(min(strength, _SEAM_SHORT_STRENGTH) if short[axis] and strength < 1.0 else strength, axis, line, at) for strength, axis, line, at, ruled in placed if not ruled]
+        # Of the lines strong enough to cut, one where the layout expects a cut goes first.
+        strength, axis, line, _ = max(hinted or unsure, default=(0.0, 0, 0, 0))
         if strength < _SEAM_MIN_BANDS:
-            panels.append((trimmed, min(confidence, 1.0 - strength)))
+            # An image crossed by a sibling's gutter or a seam of its parent that it shows no seam
+            # for may still be two images (of one texture, or the line lost to JPEG).
+            crossed = any(start - (y0, x0)[hint_axis] >= min_length and (y1, x1)[hint_axis] - end >= min_length for hint_axis, start, end, _ in hints)
+            panels.append((trimmed, min(confidence, 1.0 - strength, _CROSSED_CONFIDENCE if crossed else 1.0)))
             return
-        found_strength = max(found for found, found_axis, found_line, _ in placed if (found_axis, found_line) == (axis, line))
+        found_strength = max(found for found, found_axis, found_line, _, _ in placed if (found_axis, found_line) == (axis, line))
         seam_confidence = min(confidence, _SEAM_CONFIDENCE * found_strength)
-        hints = hints | {(other_axis, at) for other_strength, other_axis, _, at in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS}
+        hints = hints | {(other_axis, at, at, True) for other_strength, other_axis, _, at, ruled in placed if other_axis != axis and other_strength >= _SEAM_MIN_BANDS and not ruled}
         if axis == 0:
             cut((x0, y0, x1, y0 + line), seam_confidence, hints)
             cut((x0, y0 + line, x1, y1), seam_confidence, hints)

@@ -220,20 +220,22 @@ def _absorb_fragments(
 ) -> tuple[list[tuple[Box, float]], list[tuple[bool, str | None]], list[str | None]]:
     """In a lettered figure (at least two panels with letters), join each unlettered piece smaller
     than ``_FRAGMENT_AREA`` times the median lettered panel (a legend, a colour key or a strip of a
-    western blot cut off by a gutter) to the nearest lettered panel that the joined box does not
-    push into any other panel. Two micrographs are never joined, and the joined box is classified
-    again and gets a confidence of at most ``_FRAGMENT_CONFIDENCE``."""
+    western blot cut off by a gutter) to the nearest panel that is no such piece (lettered, or too
+    large for one: its letter may be unread) and that the joined box does not push into any other
+    panel; the median is taken again after each join. Two micrographs are never joined, and the
+    joined box is classified again and gets a confidence of at most ``_FRAGMENT_CONFIDENCE``."""
     found, kinds, labels = list(found), list(kinds), list(labels)
-    lettered = [box for (box, _), label in zip(found, labels) if label is not None]
-    if len(lettered) < 2:
+    if sum(label is not None for label in labels) < 2:
         return found, kinds, labels
-    limit = _FRAGMENT_AREA * float(np.median([_area(box) for box in lettered]))
     while True:
+        # The lettered panels grow as fragments join them (a legend beside a plot is a fragment of
+        # the plot with its own legend joined, not of the plot alone).
+        limit = _FRAGMENT_AREA * float(np.median([_area(box) for (box, _), label in zip(found, labels) if label is not None]))
         fragments = [index for index, ((box, _), label) in enumerate(zip(found, labels)) if label is None and _area(box) < limit]
         joins = []
         for fragment in fragments:
             for target, ((box, _), label) in enumerate(zip(found, labels)):
-                if label is None or (kinds[fragment][0] and kinds[target][0]):
+                if target in fragments or (kinds[fragment][0] and kinds[target][0]):
                     continue
                 union = _union(found[fragment][0], box)
                 if all(_overlap(union, other) <= _FRAGMENT_OVERLAP * _area(other) for index, (other, _) in enumerate(found) if index not in (fragment, target)):

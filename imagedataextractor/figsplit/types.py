@@ -58,7 +58,8 @@ class Panel:
     image: (y1 - y0, x1 - x0, 3) uint8 RGB crop of the figure, read-only.
     confidence: how sure the splitter is that bbox is exactly one printed panel, 0-1: 1 for a panel
         bounded by gutters; lower for one cut from its neighbour along an edge between two images
-        (no gutter), or holding a line that is almost such an edge (it may be two images).
+        (no gutter), or holding a line that is almost such an edge, or crossed by a line where its
+        neighbours in the layout are cut (it may be two images).
     """
 
     bbox: tuple[int, int, int, int]

@@ -3,6 +3,7 @@ issue 33), the micrograph invariant, seams, lettering and bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -63,6 +64,88 @@ def test_a_micrograph_panel_never_spans_two_micrographs(name: str) -> None:
         figure = make_case(name, seed)
         panels = split_figure(figure.image, config=SplitConfig(read_labels=False))
         assert merged_micrographs(figure, panels) == 0, f"{name} seed {seed}: {[p.bbox for p in panels]}"
+
+
+def downscaled_grid_with_noisy_gutter(seed: int, *, clean_first_column: bool) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A 2x3 grid of 200x190 micrographs with 4 px gutters, halved (box filter) and saved as a
+    JPEG (quality 70): the vertical gutters are white, the horizontal one light grey noise (200-239,
+    no gutter colour: it is read as no gutter), or white in the first column only. Returns the
+    figure and the true boxes in its pixels."""
+    rng = np.random.default_rng(seed)
+    width, height, gutter = 200, 190, 4
+    figure = np.full((2 * height + gutter, 3 * width + 2 * gutter, 3), 255, np.uint8)
+    for row in range(2):
+        for col in range(3):
+            figure[row * (height + gutter) : row * (height + gutter) + height, col * (width + gutter) : col * (width + gutter) + width] = procedural_micrograph(rng, width, height)
+    figure[height : height + gutter] = rng.integers(200, 240, (gutter, figure.shape[1], 1), dtype=np.uint8)
+    if clean_first_column:
+        figure[height : height + gutter, :width] = 255
+    small = Image.fromarray(figure).resize((figure.shape[1] // 2, figure.shape[0] // 2), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=70)
+    truth = [(col * (width + gutter) // 2, row * (height + gutter) // 2, (col * (width + gutter) + width) // 2, (row * (height + gutter) + height) // 2) for row in range(2) for col in range(3)]
+    return np.asarray(Image.open(buffer).convert("RGB")), truth
+
+
+@pytest.mark.parametrize("clean_first_column", [False, True])
+def test_a_downscaled_jpeg_grid_with_a_thin_noisy_gutter_is_cut_into_its_micrographs(clean_first_column: bool) -> None:
+    # Panels under 100 px a side, rows parted by a 2 px line of JPEG-noisy light grey: the row
+    # seam is found in thin bands and confirmed across the columns (at one height in two of them,
+    # or a gutter in the first), so no micrograph panel spans two micrographs.
+    for seed in range(3):
+        image, truth = downscaled_grid_with_noisy_gutter(seed, clean_first_column=clean_first_column)
+        panels = split_figure(image, config=SplitConfig(read_labels=False))
+        assert len(panels) == 6, f"seed {seed}: {[p.bbox for p in panels]}"
+        for box in truth:
+            found = best_match(box, panels)
+            assert box_iou(box, found.bbox) >= 0.9 and found.is_micrograph, f"seed {seed}: {box} best {found.bbox}"
+        # Cut without a gutter: less sure than a panel between gutters.
+        assert all(panel.confidence < 1.0 for panel in panels if panel.bbox[0] > 0)
+
+
+def test_an_image_crossed_by_its_siblings_gutter_is_unsure() -> None:
+    # One tall micrograph beside two stacked ones: it shows no seam where its siblings' gutter
+    # runs, but it might be two images of one texture, so it keeps a confidence under 1.
+    rng = np.random.default_rng(2)
+    figure = np.full((410, 420, 3), 255, np.uint8)
+    figure[:, :200] = procedural_micrograph(rng, 200, 410)
+    figure[:200, 210:] = procedural_micrograph(rng, 210, 200)
+    figure[210:, 210:] = procedural_micrograph(rng, 210, 200)
+    panels = {panel.bbox: panel.confidence for panel in split_figure(figure, config=SplitConfig(read_labels=False))}
+    assert panels.keys() == {(0, 0, 200, 410), (210, 0, 420, 200), (210, 210, 420, 410)}
+    assert panels[(0, 0, 200, 410)] < 1.0 and panels[(210, 0, 420, 200)] == panels[(210, 210, 420, 410)] == 1.0
+
+
+def test_a_binary_heat_map_is_not_cut_along_its_rows() -> None:
+    # Black and grey cells with a 1 px white line between rows (no gutter: it crosses no panel
+    # edge): every row boundary is as straight as a seam, so the region is ruled, not touching
+    # images (the splitter before cut it into 5 strips).
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        cells = np.where(rng.random((20, 40)) < 0.5, 20, 200).astype(np.uint8)
+        heat = np.repeat(np.repeat(cells, 11, axis=0), 10, axis=1)
+        heat[10::11] = 255
+        figure = np.full((heat.shape[0] + 20, heat.shape[1] + 20, 3), 255, np.uint8)
+        figure[10:-10, 10:-10] = heat[:, :, None]
+        assert find_seams(grey_levels(figure)[10:-10, 10:-10], axis=0, min_length=40, min_support=0.5) == []
+        assert [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))] == [(10, 10, 410, 229)]
+
+
+def test_a_label_sharing_its_rows_with_the_axis_title_above_goes_with_the_panel_below() -> None:
+    # Two framed plots stacked; between them one text row holds the upper plot's axis title
+    # (centred) and, at the far left, the lower panel's label (as in a real eLife figure). The row
+    # is nearer the upper plot, but a mark at the start of a row followed by a wide clear span is a
+    # label printed before its panel.
+    figure = np.full((300, 400, 3), 255, np.uint8)
+    for top, bottom in ((10, 120), (140, 280)):
+        figure[top:bottom, 40] = figure[top:bottom, 359] = figure[top, 40:360] = figure[bottom - 1, 40:360] = 0
+        xs = np.arange(45, 355)
+        figure[(top + bottom) // 2 + (20 * np.sin(xs / 15)).astype(int), xs] = 0
+    for x in range(150, 250, 9):
+        figure[124:134, x : x + 7] = 0
+    figure[124:134, 5:15] = 0
+    boxes = [panel.bbox for panel in split_figure(figure, config=SplitConfig(read_labels=False))]
+    assert len(boxes) == 2 and boxes[0][3] == 120 and boxes[1][:2] == (5, 124)
 
 
 def test_panels_cut_along_a_seam_are_less_sure_than_panels_between_gutters() -> None:
