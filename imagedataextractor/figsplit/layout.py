@@ -132,7 +132,7 @@ def _is_leading_label(piece: np.ndarray, colour: float) -> bool:
     panel label printed above-left of its panel): within the first ``_LEADING_LABEL_SPAN`` of L,
     and either alone or followed by ``_LABEL_CLEARANCE`` of L without ink (the label shares its
     rows with the top of its plot, or the axis title of the panel above)."""
-    ink = (np.abs(piece - colour) > _INK_LEVELS).any(axis=0)
+    ink = np.asarray((np.abs(piece - colour) > _INK_LEVELS).any(axis=0))
     marks = _runs(ink)
     if not marks or marks[0][1] >= _LEADING_LABEL_SPAN * piece.shape[1]:
         return False
