@@ -115,7 +115,7 @@ def decide(rows: pd.DataFrame, tu_values) -> tuple[pd.DataFrame, float]:
         row = {"tu": tu, "AP50": wide["AP50"][tu].mean(), "AP50_diff": ap_diff, "AP50_se": ap_se, "F1_50": wide["F1_50"][tu].mean()}
         ratios = []
         for key in ANALYSIS_KEYS:
-            both = wide[key][[tu, REFERENCE_TU]].dropna()
+            both = wide[key][list(dict.fromkeys((tu, REFERENCE_TU)))].dropna()
             row[key] = both[tu].mean()
             row[f"{key}_n"] = len(both)
             ratios.append(both[tu].mean() / both[REFERENCE_TU].mean())
@@ -170,7 +170,7 @@ def test_report(rows: pd.DataFrame, chosen: float, ide2_maps: Path | None, sampl
     for a, b in pairs:
         cells = []
         for key in ANALYSIS_KEYS:
-            both = wide[key][[a, b]].dropna()
+            both = wide[key][list(dict.fromkeys((a, b)))].dropna()
             diff, se, n = mean_se(both[a] - both[b])
             cells.append(f"{diff:+.4f} +- {se:.4f} ({int((both[a] < both[b]).sum())}/{n} closer)")
         lines.append(f"| {labels_of[a]} - {labels_of[b]}, paired mean +- SE | " + " | ".join(cells) + " |")
