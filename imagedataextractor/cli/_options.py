@@ -26,7 +26,7 @@ def bpartis_options(func):
     func = click.option("--compile", "compile_activations", is_flag=True, help=COMPILE_HELP)(func)
     func = click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True, help=PRECISION_HELP)(func)
     func = click.option("--seed", default=0, show_default=True, help="Seed of the dropout masks.")(func)
-    func = click.option("--tu", type=float, default=None, help="Uncertainty threshold (default: the model's, 0.0125).")(func)
+    func = click.option("--tu", type=float, default=None, help="Uncertainty threshold, nats (default: the model's; 0.02 for bpartis-emps, 0.0125 for IDE 2.0 checkpoints).")(func)
     func = click.option("--samples", "-T", type=int, default=None, help="MC-dropout samples (default: the model's, 30).")(func)
     func = click.option("--model", default=None, help="Model bundle name or directory (default: the shipped bpartis-emps).")(func)
     func = click.option("--device", default="cpu", show_default=True, callback=check_device,
