@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
+import sys
 import traceback
 
 import click
@@ -19,6 +21,8 @@ from ..redact import redact
 
 #: Exit statuses of the batch commands (``ide extract``, ``ide harvest``); 2 is click's usage error.
 EXIT_ALL_DONE, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_SOME_FAILED = 0, 1, 2, 3
+#: Exit status when the output pipe closes early (128 + SIGPIPE, as a shell reports a killed reader's writer).
+EXIT_PIPE_CLOSED = 141
 
 
 def exit_for_batch(n_failed: int, n_items: int) -> None:
@@ -40,6 +44,11 @@ class IDEGroup(click.Group):
             raise click.ClickException(redact(str(exc))) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of our output went away (``ide query ... | head``): stop quietly, as
+            # Unix tools do, and keep Python from failing again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_PIPE_CLOSED)
         except Exception:  # noqa: BLE001 - shown in full, less the credentials
             click.echo(redact(traceback.format_exc()), err=True)
             ctx.exit(1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -110,3 +112,18 @@ def test_ide_query_prints_csv_json_and_writes_parquet(literature_db: str, tmp_pa
     assert result.exit_code == 0 and len(pd.read_parquet(out)) == 4
     result = runner.invoke(main, ["query", "--db", literature_db, "--panels", "--pooled"])
     assert result.exit_code != 0 and "choose one" in result.output
+
+
+def test_ide_query_into_a_reader_that_stops_early_exits_quietly(tmp_path):
+    """``ide query ... | head``: the closed pipe ends the command with status 141 and no traceback."""
+    url = f"sqlite:///{tmp_path / 'many.sqlite'}"
+    with open_db(url) as db:
+        db.save_figure(FigureRecord("10.1000/many", "gr1", caption="TEM of Au.", microscopy=["TEM"], materials=["Au"]),
+                       [_panel("e", list(np.linspace(5.0, 50.0, 3000)))])
+    process = subprocess.Popen([sys.executable, "-m", "imagedataextractor", "query", "--db", url, "--format", "csv"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline().startswith(b"doi,")
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 141, stderr.decode()
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr
