@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -103,6 +104,23 @@ def _group_title(group: Group) -> str:
     return Path(source).name if source else group.key
 
 
+#: Seconds between a drawing worker's checks that the process that started it is still alive.
+_PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker when its parent is gone. A pool's workers wait on a pipe
+    whose write end they hold too, so a parent killed outright (SIGKILL, the OOM killer) would
+    otherwise leave them waiting forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_page: int = ROWS_PER_PAGE,
                  progress: bool | None = None) -> ReportSummary:
     """Write the review site for database ``db`` (path, SQLAlchemy URL or open
@@ -171,7 +189,7 @@ def write_report(db, out: str | Path, *, workers: int | None = None, rows_per_pa
                 draw_figure(task)
                 bar.update()
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(workers, initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
                 for _ in pool.map(draw_figure, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
                     bar.update()
 

@@ -4,7 +4,12 @@ when /usr/bin/chromium exists)."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -155,3 +160,40 @@ def test_error_detection_is_not_vacuous(tmp_path):
         browser.evaluate("1")
         errors = browser.errors()
     assert any("bad" in e for e in errors) and any("notDefined" in e for e in errors) and any("ERR_FILE_NOT_FOUND" in e for e in errors)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads process children from Linux /proc")
+def test_drawing_workers_end_when_the_report_process_is_killed(tmp_path):
+    """A SIGKILLed ``ide report`` (or ``ide extract``, which writes the report) leaves no drawing
+    worker behind: they notice their parent is gone and exit."""
+    image = tmp_path / "figure.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(image)
+    with open_db(tmp_path / "ide.sqlite") as db:
+        synthetic_db.fill(db, n_articles=40, panels_per_article=2, image=image)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    report = subprocess.Popen([sys.executable, "-m", "imagedataextractor", "report", "--db", str(tmp_path / "ide.sqlite"), "--out", str(tmp_path / "site"),
+                               "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children_file = Path(f"/proc/{report.pid}/task/{report.pid}/children")
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 and report.poll() is None and time.monotonic() < deadline:
+        workers = [int(pid) for pid in children_file.read_text().split()] if children_file.exists() else []
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the report finished or stalled before its drawing workers started"
+    report.send_signal(signal.SIGKILL)
+    report.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:  # a failing run leaves nothing behind either
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"drawing workers {left} outlived their killed parent"
