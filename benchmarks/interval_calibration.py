@@ -54,7 +54,7 @@ from imagedataextractor.segment.cluster import cluster_outputs
 from imagedataextractor.segment.masking import blank_regions, remove_border_instances
 from imagedataextractor.segment.methods import SYSTEMATIC_REL_SD
 from imagedataextractor.segment.predict import get_bpartis, to_image_size
-from imagedataextractor.segment.uncertainty import instance_uncertainty
+from imagedataextractor.segment.uncertainty import instance_uncertainty, keep_instances
 from imagedataextractor.synth import ScalebarStyle, draw_scalebar
 from imagedataextractor.train.loop import split_by_publication
 
@@ -161,11 +161,9 @@ def bpartis_segmentation(maps: dict[str, np.ndarray], shape: tuple[int, int], tu
     """Labels (H, W) and foreground fraction of :func:`bpartis_maps` filtered as BPartIS filters
     (instances whose mean uncertainty is not below ``tu`` dropped, at the network's resolution),
     brought to the image's ``shape`` and without border particles."""
-    labels = torch.from_numpy(maps["labels"].astype(np.int64))
     kept = torch.from_numpy(maps["uncertainty"]) < tu
-    new_ids = torch.zeros(len(kept) + 1, dtype=labels.dtype)
-    new_ids[1:][kept] = torch.arange(1, int(kept.sum()) + 1, dtype=labels.dtype)
-    image_labels, _ = to_image_size(new_ids[labels], torch.zeros(int(kept.sum())), shape)
+    labels = keep_instances(torch.from_numpy(maps["labels"].astype(np.int64)), kept)
+    image_labels, _ = to_image_size(labels, torch.zeros(int(kept.sum())), shape)
     return remove_border_instances(image_labels), maps["foreground"]
 
 

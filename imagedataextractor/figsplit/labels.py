@@ -598,13 +598,19 @@ def _backdrop(grey: np.ndarray, bbox: tuple[int, int, int, int]) -> tuple[int, i
     return x0, y0, x1, y1
 
 
+def letter_index(letter: str) -> int:
+    """A lower-case panel letter's place in the alphabet, 0 for "a": a figure of n panels is
+    lettered with places 0 .. n - 1."""
+    return ord(letter) - ord("a")
+
+
 def consistent_labels(labels: list[str | None]) -> list[str | None]:
     """Panel letters (lower case, None where none was read) of a figure's panels in reading order,
     less those that cannot be printed there: a letter read twice, or beyond the number of panels,
     is a misreading (texture, a word, or a letter read as another) and is dropped. Nothing is added.
     """
     counts = {letter: labels.count(letter) for letter in set(labels) if letter is not None}
-    return [label if label is not None and counts[label] == 1 and ord(label) - ord("a") < len(labels) else None for label in labels]
+    return [label if label is not None and counts[label] == 1 and letter_index(label) < len(labels) else None for label in labels]
 
 
 def expected_labels(labels: list[str | None]) -> list[str | None]:
@@ -621,7 +627,7 @@ def expected_labels(labels: list[str | None]) -> list[str | None]:
         return ["a"] + expected[1:]
     if any(first[1] >= second[1] for first, second in zip(known, known[1:])):
         return expected
-    if all(ord(label) - ord("a") == index for index, label in known):
+    if all(letter_index(label) == index for index, label in known):
         return [chr(ord("a") + index) if label is None else None for index, label in enumerate(kept)]
     bounds = [(-1, chr(ord("a") - 1))] + known
     for (start, low), (end, high) in zip(bounds, bounds[1:]):

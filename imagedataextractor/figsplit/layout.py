@@ -368,28 +368,25 @@ def find_panels(grey: np.ndarray, *, config: SplitConfig, coloured: np.ndarray |
     # Siblings look at each other's gutters and seams before each is cut: found once.
     trimmed_box = cache(lambda box: trim(grey, box, config))
     pieces_of = cache(lambda trimmed, axis: _pieces(grey, trimmed, axis, min_length, config))
-    seams_found: dict[Box, list[tuple[float, int, int, int, bool]] | None] = {}
 
+    @cache
     def image_seams(trimmed: Box) -> list[tuple[float, int, int, int, bool]] | None:
         """(strength, axis, offset, figure coordinate, ruled) of the seams of a trimmed region with
         at least ``_SEAM_DOUBT`` support (ruled: found along an axis with many such lines, see
         :func:`find_seams`, which count only where the layout expects a cut); None when it is mostly paper or colour (a plot, drawing
         or heat map, whose axis lines and cells would read as seams). Kept for the region's
         siblings, which look at its seams too."""
-        if trimmed not in seams_found:
-            x0, y0, x1, y1 = trimmed
-            region = grey[y0:y1, x0:x1]
-            colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
-            if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
-                seams_found[trimmed] = None
-            else:
-                origins = (y0, x0)
-                found = []
-                for axis in (0, 1):
-                    seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=origins[axis] if blocky else None)
-                    found += [(strength, axis, line, line + origins[axis], ruled) for line, strength in seams]
-                seams_found[trimmed] = found
-        return seams_found[trimmed]
+        x0, y0, x1, y1 = trimmed
+        region = grey[y0:y1, x0:x1]
+        colour_fraction = float(coloured[y0:y1, x0:x1].mean()) if coloured is not None else 0.0
+        if _paper_fraction(region) > config.max_paper_fraction or colour_fraction > config.max_colour_fraction:
+            return None
+        origins = (y0, x0)
+        found = []
+        for axis in (0, 1):
+            seams, ruled = _seams(region, axis=axis, min_length=min_length, min_support=_SEAM_DOUBT, origin=origins[axis] if blocky else None)
+            found += [(strength, axis, line, line + origins[axis], ruled) for line, strength in seams]
+        return found
 
     def grid_hints(boxes: list[Box], axis: int) -> frozenset[Hint]:
         """Where the pieces of a region cut along ``axis`` (the columns of a grid) may be cut across

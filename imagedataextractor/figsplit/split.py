@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..imageio import as_rgb
 from .classify import COLOURED_PIXEL_SPREAD, classify_panel
-from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, missing_label, read_expected_label, read_panel_label, read_title_label
+from .labels import CORNERS, LabelReading, consistent_labels, expected_labels, letter_index, missing_label, read_expected_label, read_panel_label, read_title_label
 from .layout import Box, find_panels, grey_levels, gutter_lines, reading_order
 from .types import Panel, SplitConfig
 
@@ -102,7 +102,7 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     # corner labels are in. (A figure of one panel may be a crop of a compound one that keeps its "b".)
     readings = [_read_label(image, grey, box, config) for box, _ in found]
     if len(found) > 1:
-        readings = [reading if reading is None or _letter_place(reading.label) < len(found) else None for reading in readings]
+        readings = [reading if reading is None or letter_index(reading.label) < len(found) else None for reading in readings]
     # A plot without a corner label may start its title with it, inside its frame.
     readings = [
         read_title_label(_crop(image, box), config=config) if reading is None and config.read_labels and not is_micrograph else reading
@@ -117,11 +117,6 @@ def split_figure(image: np.ndarray, *, config: SplitConfig = SplitConfig()) -> l
     panels = [Panel(found[index][0], labels[index], *kinds[index], _crop(image, found[index][0]), confidence=round(found[index][1], 3)) for index in order]
     log.debug("figure %dx%d: %d panels", width, height, len(panels))
     return panels
-
-
-def _letter_place(letter: str) -> int:
-    """A letter's place in the alphabet, from 0 for "a"."""
-    return ord(letter) - ord("a")
 
 
 def _crop(image: np.ndarray, box: Box) -> np.ndarray:

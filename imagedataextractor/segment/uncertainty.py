@@ -50,6 +50,12 @@ def filter_uncertain(labels: torch.Tensor, uncertainty: torch.Tensor, tu: float)
     Returns (labels (H, W), kept (n,) bool mask over the input ids 1..n).
     """
     kept = instance_uncertainty(labels, uncertainty) < tu
+    return keep_instances(labels, kept), kept
+
+
+def keep_instances(labels: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """``labels`` (H, W) ids 0..n with the instances where ``kept`` (n,) bool is False made
+    background and the rest relabelled 1..m in order."""
     new_ids = torch.zeros(len(kept) + 1, dtype=labels.dtype)
     new_ids[1:][kept] = torch.arange(1, int(kept.sum()) + 1, dtype=labels.dtype)
-    return new_ids[labels], kept
+    return new_ids[labels]
